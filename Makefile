@@ -1,0 +1,98 @@
+# lakepipe developer commands. `make test` and `make demo` work from a clean clone: they build .venv first.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+CHECKOV_VENV := .venv-checkov
+REGION ?= eu-west-3
+TRANSLATED := build/template.translated.json
+# Offline and quiet tools: no telemetry, a region for the SDK, no real credentials anywhere near tests.
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= $(REGION)
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: requirements-dev.txt functions/requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements-dev.txt
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	@touch $@
+
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip uv
+	$(CHECKOV_VENV)/bin/uv pip install --quiet --python $(CHECKOV_VENV)/bin/python -r requirements-checkov.txt
+	@touch $@
+
+.PHONY: venv
+venv: $(BIN)/.installed ## Create .venv with every pinned dev dependency
+
+.PHONY: lock
+lock: $(BIN)/.installed ## Re-pin requirements-dev.txt from requirements-dev.in
+	$(BIN)/uv pip compile --quiet --python-version 3.11 requirements-dev.in -o requirements-dev.txt
+
+.PHONY: lint
+lint: $(BIN)/.installed ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+.PHONY: template
+template: $(BIN)/.installed $(CHECKOV_VENV)/.installed ## sam validate --lint, SAM->CFN translation, cfn-lint, checkov
+	$(BIN)/sam validate --lint --region $(REGION)
+	$(BIN)/python tools/sam_translate.py --output $(TRANSLATED)
+	$(BIN)/cfn-lint $(TRANSLATED)
+	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml -f $(TRANSLATED)
+
+.PHONY: statelint
+statelint: $(BIN)/.installed ## statelint on every state machine definition
+	@shopt -s nullglob; files=(statemachine/*.asl.json); \
+	if (( $${#files[@]} )); then $(BIN)/statelint "$${files[@]}" && echo "statelint: $${#files[@]} definition(s) clean"; \
+	else echo "statelint: no definitions yet"; fi
+
+.PHONY: wheels
+wheels: $(BIN)/.installed ## Check functions/requirements.txt has binary wheels for the image (py3.12, x86_64 + arm64)
+	@for arch in x86_64 aarch64; do \
+	  $(BIN)/python -m pip download --quiet --only-binary=:all: --implementation cp --python-version 3.12 \
+	    --platform manylinux_2_28_$$arch --platform manylinux2014_$$arch \
+	    -r functions/requirements.txt -d build/wheels/$$arch 2>&1 | { grep -v 'is ignored: it is neither' || true; }; \
+	  echo "wheels: $$arch resolves to binary wheels"; \
+	done
+
+.PHONY: unit
+unit: $(BIN)/.installed ## Fast tier only: unit tests, no moto server, no Spark
+	$(BIN)/pytest tests/unit -q
+
+.PHONY: pytest
+pytest: $(BIN)/.installed
+	$(BIN)/pytest -q -n 2 --dist loadgroup
+
+.PHONY: test
+test: lint template statelint wheels pytest ## Everything CI runs (the README's test command)
+
+.PHONY: demo
+demo: $(BIN)/.installed ## Run the whole pipeline locally on embedded stand-ins (no AWS, no Docker)
+	$(BIN)/lakepipe demo
+
+.PHONY: bench
+bench: $(BIN)/.installed ## Benchmarks (bench/): CSV->Parquet throughput and memory, refined-layer scan bytes
+	$(BIN)/python bench/csv_to_parquet.py
+
+.PHONY: build
+build: $(BIN)/.installed ## sam build (needs a Docker engine for the image functions)
+	$(BIN)/sam build
+
+.PHONY: deploy
+deploy: $(BIN)/.installed ## sam deploy --config-env $(ENV) (needs AWS credentials; run `make build` first)
+	$(BIN)/sam deploy --config-env $(or $(ENV),dev)
+
+.PHONY: clean
+clean: ## Remove build output (keeps the venvs)
+	rm -rf build .aws-sam demo-output .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,33 @@
+"""`lakepipe` command line: one sub-command per module, each registering its own parser."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lakepipe",
+        description="lakepipe developer CLI: run the pipeline locally, query the local lake, backfill weather.",
+    )
+    subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # Sub-command modules import their heavy dependencies (Spark, DuckDB, moto) only when they run.
+    for register in _registrations():
+        register(subcommands)
+    return parser
+
+
+def _registrations() -> list[object]:
+    return []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.run(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

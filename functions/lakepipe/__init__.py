@@ -1,0 +1,1 @@
+"""lakepipe: serverless data-lake pipeline (CSV → Parquet, weather ingestion) shipped as one Lambda image."""

@@ -1,0 +1,1 @@
+"""Lambda entry points: thin adapters from an AWS event to one domain call."""
