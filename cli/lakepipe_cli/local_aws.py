@@ -130,6 +130,11 @@ class LocalStack:
     endpoint_url: str
     outputs: dict[str, Any] = field(default_factory=dict)
     physical_ids: dict[str, Any] = field(default_factory=dict)
+    function_environments: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def environment_for(self, function_id: str) -> dict[str, str]:
+        """What Lambda would set for ``function_id`` (Globals + its own variables), plus the local endpoint."""
+        return self.function_environments[function_id] | local_aws_environment(self.endpoint_url)
 
     @property
     def bucket(self) -> str:
@@ -254,4 +259,22 @@ def provision_from_template(
             outputs[name] = resolver.resolve(output["Value"])
         except KeyError:
             continue  # an output of a resource with no local meaning (a function, a role)
-    return LocalStack(endpoint_url=endpoint_url, outputs=outputs, physical_ids=dict(resolver.physical_ids))
+    return LocalStack(
+        endpoint_url=endpoint_url,
+        outputs=outputs,
+        physical_ids=dict(resolver.physical_ids),
+        function_environments=_function_environments(template, resolver),
+    )
+
+
+def _function_environments(template: Mapping[str, Any], resolver: _IntrinsicResolver) -> dict[str, dict[str, str]]:
+    """Each function's environment variables as deployed: Globals first, the function's own on top."""
+    global_variables = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    environments: dict[str, dict[str, str]] = {}
+    for logical_id, spec in template["Resources"].items():
+        if spec.get("Type") != "AWS::Serverless::Function":
+            continue
+        own_variables = spec.get("Properties", {}).get("Environment", {}).get("Variables", {})
+        variables = resolver.resolve(dict(global_variables) | dict(own_variables))
+        environments[logical_id] = {name: str(value) for name, value in variables.items() if value is not None}
+    return environments

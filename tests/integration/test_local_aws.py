@@ -33,3 +33,13 @@ def test_each_test_starts_from_an_empty_lake(local_aws: LocalStack) -> None:
 
 def test_and_the_next_one_does_not_see_the_previous_objects(local_aws: LocalStack) -> None:
     assert boto3.client("s3").list_objects_v2(Bucket=local_aws.bucket).get("KeyCount") == 0
+
+
+def test_function_environments_are_resolved_from_globals_and_the_function(local_aws: LocalStack) -> None:
+    environment = local_aws.environment_for("CsvToParquetFunction")
+
+    assert environment["DATA_BUCKET"] == local_aws.bucket
+    assert environment["IDEMPOTENCY_TABLE"] == local_aws.idempotency_table
+    assert environment["GLUE_DATABASE"] == "lakepipe_dev"
+    assert environment["POWERTOOLS_METRICS_NAMESPACE"] == "lakepipe-dev"
+    assert environment["AWS_ENDPOINT_URL"] == local_aws.endpoint_url
