@@ -1,0 +1,63 @@
+"""Settings of IngestWeatherFunction (and of ``lakepipe backfill``, which shares the API part).
+
+Every value comes from the template (Parameters → Environment). ``WEATHER_CITIES`` is parsed and validated here,
+at cold start, so a bad entry fails the first invocation with its position and reason instead of a run.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+from pydantic import Field, field_validator, model_validator
+
+from lakepipe.domain.weather.cities import DEFAULT_CITIES_SPEC, CitiesConfigError, City, parse_cities
+from lakepipe.domain.weather.open_meteo import DEFAULT_ARCHIVE_API_URL, DEFAULT_FORECAST_API_URL
+from lakepipe.settings import FunctionSettings
+
+_HTTP_URL = r"^https?://[^\s/?#]+[^\s?#]*$"
+
+
+class OpenMeteoSettings(FunctionSettings):
+    """Which cities, which API endpoints, which days, and how patiently to call them."""
+
+    cities: tuple[City, ...] = Field(default_factory=lambda: parse_cities(DEFAULT_CITIES_SPEC), alias="WEATHER_CITIES")
+    forecast_api_url: str = Field(default=DEFAULT_FORECAST_API_URL, alias="OPEN_METEO_FORECAST_URL", pattern=_HTTP_URL)
+    archive_api_url: str = Field(default=DEFAULT_ARCHIVE_API_URL, alias="OPEN_METEO_ARCHIVE_URL", pattern=_HTTP_URL)
+    # The forecast API serves up to 92 past days and 16 forecast days.
+    past_days: int = Field(default=2, alias="WEATHER_PAST_DAYS", ge=0, le=92)
+    forecast_days: int = Field(default=7, alias="WEATHER_FORECAST_DAYS", ge=0, le=16)
+    connect_timeout_seconds: float = Field(default=5.0, alias="OPEN_METEO_CONNECT_TIMEOUT_SECONDS", gt=0, le=60)
+    read_timeout_seconds: float = Field(default=30.0, alias="OPEN_METEO_READ_TIMEOUT_SECONDS", gt=0, le=300)
+    max_attempts: int = Field(default=4, alias="OPEN_METEO_MAX_ATTEMPTS", ge=1, le=10)
+    backoff_seconds: float = Field(default=1.0, alias="OPEN_METEO_BACKOFF_SECONDS", ge=0, le=60)
+    max_retry_delay_seconds: float = Field(default=30.0, alias="OPEN_METEO_MAX_RETRY_DELAY_SECONDS", ge=0, le=300)
+
+    @field_validator("cities", mode="before")
+    @classmethod
+    def _parse_cities(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return parse_cities(value)
+            except CitiesConfigError as error:
+                raise ValueError(str(error)) from error
+        return value
+
+    @field_validator("forecast_api_url", "archive_api_url", mode="after")
+    @classmethod
+    def _without_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _covers_at_least_one_day(self) -> Self:
+        if self.past_days + self.forecast_days < 1:
+            raise ValueError("WEATHER_PAST_DAYS + WEATHER_FORECAST_DAYS must cover at least one day")
+        return self
+
+
+class IngestWeatherSettings(OpenMeteoSettings):
+    """The function's settings: the API part, plus where runs land and where idempotency records live."""
+
+    data_bucket: str = Field(alias="DATA_BUCKET", min_length=3)
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=1)
+    # A re-delivered event within this window returns the first run's manifest; EventBridge retries for up to 6 h.
+    idempotency_ttl_seconds: int = Field(default=86_400, alias="IDEMPOTENCY_TTL_SECONDS", ge=300)

@@ -1,0 +1,113 @@
+"""IngestWeatherFunction settings: validated at cold start, defaults equal to the template's."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from lakepipe.domain.weather.cities import DEFAULT_CITIES_SPEC, parse_cities
+from lakepipe.domain.weather.open_meteo import DEFAULT_ARCHIVE_API_URL, DEFAULT_FORECAST_API_URL
+from lakepipe.settings import SettingsError, parse_settings
+from lakepipe.settings.ingest_weather import IngestWeatherSettings, OpenMeteoSettings
+from tests.conftest import REPO_ROOT
+from tests.unit.weather.open_meteo_bodies import FOUR_CITIES
+from tools.sam_translate import load_sam_template
+
+REQUIRED = {"DATA_BUCKET": "lakepipe-dev-data-123456789012-eu-west-3", "IDEMPOTENCY_TABLE": "lakepipe-idempotency"}
+
+
+def test_template_variables_are_parsed() -> None:
+    settings = parse_settings(
+        IngestWeatherSettings,
+        REQUIRED
+        | {
+            "WEATHER_CITIES": "Paris:48.8566:2.3522;Saint Malo:48.6493:-2.0257",
+            "OPEN_METEO_FORECAST_URL": "http://open-meteo.internal:8080/v1/forecast/",
+            "WEATHER_PAST_DAYS": "3",
+            "WEATHER_FORECAST_DAYS": "1",
+        },
+    )
+
+    assert [city.name for city in settings.cities] == ["Paris", "Saint Malo"]
+    assert settings.cities[1].longitude == -2.0257
+    assert settings.forecast_api_url == "http://open-meteo.internal:8080/v1/forecast"
+    assert (settings.past_days, settings.forecast_days) == (3, 1)
+    assert settings.data_bucket == REQUIRED["DATA_BUCKET"]
+
+
+def test_defaults_are_the_four_cities_and_open_meteo() -> None:
+    settings = parse_settings(IngestWeatherSettings, REQUIRED)
+
+    assert settings.cities == FOUR_CITIES
+    assert (settings.forecast_api_url, settings.archive_api_url) == (DEFAULT_FORECAST_API_URL, DEFAULT_ARCHIVE_API_URL)
+    assert (settings.past_days, settings.forecast_days, settings.max_attempts) == (2, 7, 4)
+
+
+def test_a_bad_city_entry_fails_at_cold_start_naming_the_variable_and_the_entry() -> None:
+    with pytest.raises(SettingsError) as error:
+        parse_settings(IngestWeatherSettings, REQUIRED | {"WEATHER_CITIES": "Paris:48.8566:2.3522;Lyon:45.764:184"})
+
+    message = str(error.value)
+    assert "invalid IngestWeatherSettings environment" in message
+    assert "WEATHER_CITIES" in message
+    assert "entry 2 'Lyon:45.764:184': longitude 184 is outside -180..180" in message
+
+
+@pytest.mark.parametrize(
+    ("variables", "failing"),
+    [
+        ({"WEATHER_PAST_DAYS": "0", "WEATHER_FORECAST_DAYS": "0"}, "must cover at least one day"),
+        ({"WEATHER_PAST_DAYS": "93"}, "WEATHER_PAST_DAYS"),
+        ({"WEATHER_FORECAST_DAYS": "17"}, "WEATHER_FORECAST_DAYS"),
+        ({"OPEN_METEO_FORECAST_URL": "api.open-meteo.com/v1/forecast"}, "OPEN_METEO_FORECAST_URL"),
+        ({"OPEN_METEO_MAX_ATTEMPTS": "0"}, "OPEN_METEO_MAX_ATTEMPTS"),
+        ({"DATA_BUCKET": ""}, "DATA_BUCKET"),
+    ],
+)
+def test_out_of_range_values_are_named(variables: dict[str, str], failing: str) -> None:
+    with pytest.raises(SettingsError, match=failing):
+        parse_settings(IngestWeatherSettings, REQUIRED | variables)
+
+
+def test_the_backfill_needs_no_bucket_or_table() -> None:
+    assert parse_settings(OpenMeteoSettings, {}).archive_api_url == DEFAULT_ARCHIVE_API_URL
+
+
+def test_template_defaults_are_the_code_defaults_and_reach_the_function() -> None:
+    template = load_sam_template(REPO_ROOT / "template.yaml")
+    parameters = template["Parameters"]
+    function = template["Resources"]["IngestWeatherFunction"]["Properties"]
+
+    assert parameters["Cities"]["Default"] == DEFAULT_CITIES_SPEC
+    assert parse_cities(parameters["Cities"]["Default"]) == FOUR_CITIES
+    assert parameters["ForecastApiUrl"]["Default"] == DEFAULT_FORECAST_API_URL
+    assert parameters["ArchiveApiUrl"]["Default"] == DEFAULT_ARCHIVE_API_URL
+    assert parameters["ScheduleExpression"]["Default"] == "rate(1 hour)"
+    assert function["Environment"]["Variables"] == {
+        "WEATHER_CITIES": {"Ref": "Cities"},
+        "OPEN_METEO_FORECAST_URL": {"Ref": "ForecastApiUrl"},
+        "OPEN_METEO_ARCHIVE_URL": {"Ref": "ArchiveApiUrl"},
+        "WEATHER_PAST_DAYS": {"Ref": "PastDays"},
+        "WEATHER_FORECAST_DAYS": {"Ref": "ForecastDays"},
+    }
+    assert "Events" not in function  # the schedule starts the state machine, which invokes the function
+
+
+@pytest.mark.parametrize(
+    ("spec", "accepted"),
+    [
+        (DEFAULT_CITIES_SPEC, True),
+        ("Saint Etienne:45.4397:4.3872;", True),
+        (" Ushuaia : -54.8019 : -68.303 ", True),
+        ("Paris:48.8566", False),
+        ("Paris;Lyon", False),
+        ("Paris:48,8566:2,3522", False),
+    ],
+)
+def test_the_template_refuses_malformed_cities_at_deploy_time(spec: str, accepted: bool) -> None:
+    pattern = load_sam_template(REPO_ROOT / "template.yaml")["Parameters"]["Cities"]["AllowedPattern"]
+
+    assert bool(re.fullmatch(pattern, spec)) is accepted
+    if accepted:
+        assert parse_cities(spec)  # ranges and duplicates are left to the cold-start check
