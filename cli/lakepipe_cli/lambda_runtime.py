@@ -5,15 +5,17 @@ Used by the demo; the handler code is the code that ships in the image, unchange
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TextIO
 
 from lakepipe.adapters.aws import reset_clients
+from lakepipe.observability import logger, metrics
 
 
 @dataclass
@@ -47,14 +49,46 @@ class LocalLambdaContext:
 def function_environment(variables: Mapping[str, str]) -> Iterator[None]:
     """Set a function's environment for the duration of an invocation, then restore the process's."""
     saved = dict(os.environ)
+    saved_namespace = metrics.namespace
     os.environ.update(variables)
+    _apply_powertools_variables(variables)
     reset_clients()
     try:
         yield
     finally:
         os.environ.clear()
         os.environ.update(saved)
+        metrics.namespace = saved_namespace
         reset_clients()
+
+
+def _apply_powertools_variables(variables: Mapping[str, str]) -> None:
+    """Powertools reads its variables when lakepipe.observability is imported — at cold start on Lambda, but
+    before any function environment exists in this process — so apply them to the shared instances here."""
+    if "POWERTOOLS_METRICS_NAMESPACE" in variables:
+        metrics.namespace = variables["POWERTOOLS_METRICS_NAMESPACE"]
+    if "POWERTOOLS_SERVICE_NAME" in variables:
+        logger.append_keys(service=variables["POWERTOOLS_SERVICE_NAME"])
+    if "POWERTOOLS_LOG_LEVEL" in variables:
+        logger.setLevel(variables["POWERTOOLS_LOG_LEVEL"])
+
+
+@contextmanager
+def function_output(log_file: TextIO | None) -> Iterator[None]:
+    """Send what a function prints (Powertools JSON logs, EMF metrics) to ``log_file``, as Lambda sends it to
+    CloudWatch Logs, instead of the terminal; None leaves it where it goes."""
+    if log_file is None:
+        yield
+        return
+    handler = logger.registered_handler
+    stream_handler = handler if isinstance(handler, logging.StreamHandler) else None
+    previous = stream_handler.setStream(log_file) if stream_handler is not None else None
+    try:
+        with redirect_stdout(log_file):
+            yield
+    finally:
+        if stream_handler is not None and previous is not None:
+            stream_handler.setStream(previous)
 
 
 def invoke(
@@ -64,7 +98,9 @@ def invoke(
     function_name: str,
     environment: Mapping[str, str],
     memory_limit_in_mb: int = 1024,
+    log_file: TextIO | None = None,
 ) -> Any:
     """Call ``handler`` with ``event`` in ``environment`` and a fresh context, as one Lambda invocation."""
-    with function_environment(environment):
-        return handler(event, LocalLambdaContext(function_name=function_name, memory_limit_in_mb=memory_limit_in_mb))
+    context = LocalLambdaContext(function_name=function_name, memory_limit_in_mb=memory_limit_in_mb)
+    with function_environment(environment), function_output(log_file):
+        return handler(event, context)

@@ -152,7 +152,7 @@ class LocalStack:
 def _create_bucket(client: ClientFactory, props: Mapping[str, Any], logical_id: str) -> dict[str, Any]:
     name = props.get("BucketName") or f"lakepipe-{logical_id.lower()}"
     s3 = client("s3")
-    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": LOCAL_REGION})  # type: ignore[typeddict-item]
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": LOCAL_REGION})
     if props.get("VersioningConfiguration", {}).get("Status") == "Enabled":
         s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
     return {"": name, "Arn": f"arn:aws:s3:::{name}"}

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+from lakepipe_cli import backfill, demo, query
+
+Registration = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,8 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _registrations() -> list[object]:
-    return []
+def _registrations() -> list[Registration]:
+    return [demo.register, query.register, backfill.register]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

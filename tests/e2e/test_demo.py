@@ -1,0 +1,71 @@
+"""`lakepipe demo` end to end, offline: the numbers it shows are the ones the fixtures imply.
+
+Given the recorded Open-Meteo response and the seeded sample CSVs, when the demo runs the whole local pipeline,
+then every stage reports exactly what the inputs dictate (rows, rejects, partitions, daily sums).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from lakepipe_cli.demo import run_demo
+from lakepipe_cli.open_meteo_standin import RECORDED_FORECAST
+
+pytestmark = [pytest.mark.e2e, pytest.mark.spark, pytest.mark.xdist_group("spark")]
+
+
+def daily_precipitation_in_recording() -> dict[tuple[str, str], float]:
+    """Sum of hourly precipitation per (city, day), straight from the recorded body."""
+    cities = ["Paris", "Marseille", "Nice", "Lyon"]  # the template's default cities, in request order
+    totals: dict[tuple[str, str], float] = defaultdict(float)
+    for city, location in zip(cities, json.loads(RECORDED_FORECAST.read_bytes()), strict=True):
+        for time, amount in zip(location["hourly"]["time"], location["hourly"]["precipitation"], strict=True):
+            totals[(city, time[:10])] += amount or 0.0
+    return totals
+
+
+def test_demo_runs_both_pipelines_offline_with_the_numbers_the_inputs_imply(tmp_path: Path) -> None:
+    result = run_demo(tmp_path, offline=True)
+
+    assert result.ok, result.pipeline_error
+    assert [(o.sample.key, o.rows_in, o.rows_out, o.rows_quarantined) for o in result.csv] == [
+        ("input/users.csv", 200, 198, 2),
+        ("input/ventes/ventes_2026-11.csv", 300, 299, 1),
+        ("input/sensors/readings.csv.gz", 500, 500, 0),
+        ("input/stations.csv", 40, 40, 0),
+    ]
+    assert result.duplicate_delivery_ignored
+    assert result.weather_source == "recorded Open-Meteo response (offline)"
+    assert [state for state, _, _ in result.states] == [
+        "IngestWeather",
+        "TransformWeather",
+        "PrepareValidation",
+        "StartValidationQuery",
+        "GetValidationQueryState",
+        "CheckValidationQueryState",
+        "GetValidationResults",
+        "CheckValidationResult",
+        "PipelineSucceeded",
+    ]
+    assert result.manifest["window_start"] == "2026-11-20"
+    assert result.manifest["window_end"] == "2026-11-23"
+    assert result.glue_summary["hours_read"] == 4 * 96
+    assert result.glue_summary["hours_rejected"] == 0
+    assert result.glue_summary["partitions_written"] == 4 * 4
+    assert result.validation["passed"] is True
+    assert result.validation["row_count"] == 384
+    assert result.validation["duplicate_keys"] == 0
+    expected = daily_precipitation_in_recording()
+    assert {(row["city"], str(row["date"])): row["precipitation_mm"] for row in result.daily} == pytest.approx(
+        {key: round(total, 2) for key, total in expected.items()}
+    )
+    assert all(row["hours"] == 24 for row in result.daily)
+    assert result.chart is not None
+    assert result.chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert json.loads((tmp_path / "summary.json").read_text())["ok"] is True
+    assert list((tmp_path / "lake" / "refined" / "weather_hourly").glob("date=2026-11-21/city=Paris/*.parquet"))
+    assert list((tmp_path / "lake" / "quarantine").rglob("*")), "the bad CSV rows are kept under quarantine/"
