@@ -1,0 +1,148 @@
+"""The Glue job, its role, the weather tables and the Athena workgroup as template.yaml declares them."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from samtranslator.yaml_helper import yaml_parse
+
+from lakepipe.domain.weather.cities import parse_cities
+from tests.conftest import REPO_ROOT
+from weather_etl import JOB_ARGUMENTS, REFINED_COLUMNS, REFINED_PARTITION_COLUMNS, REJECT_COLUMNS
+
+BUCKET = "lakepipe-${Stage}-data-${AWS::AccountId}-${AWS::Region}"
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    parsed: dict[str, Any] = yaml_parse((REPO_ROOT / "template.yaml").read_text())
+    return parsed
+
+
+def properties(template: dict[str, Any], logical_id: str) -> dict[str, Any]:
+    resource: dict[str, Any] = template["Resources"][logical_id]
+    return dict(resource["Properties"])
+
+
+def sub(value: Any) -> str:
+    """The template string of a !Sub, or the literal."""
+    return str(value["Fn::Sub"]) if isinstance(value, dict) else str(value)
+
+
+def test_the_job_is_glue_5_1_spark_with_the_script_sam_packages(template: dict[str, Any]) -> None:
+    job = properties(template, "WeatherEtlJob")
+
+    assert job["GlueVersion"] == "5.1"
+    assert job["Command"] == {"Name": "glueetl", "PythonVersion": "3", "ScriptLocation": "glue/weather_etl.py"}
+    assert (REPO_ROOT / job["Command"]["ScriptLocation"]).is_file()
+    assert job["WorkerType"] == {"Ref": "GlueWorkerType"}
+    assert job["NumberOfWorkers"] == {"Ref": "GlueNumberOfWorkers"}
+    assert job["ExecutionProperty"] == {"MaxConcurrentRuns": 1}
+    assert job["SecurityConfiguration"] == {"Ref": "WeatherEtlSecurityConfiguration"}
+
+
+def test_default_arguments_follow_contract_3_and_bookmarks_are_off(template: dict[str, Any]) -> None:
+    arguments = properties(template, "WeatherEtlJob")["DefaultArguments"]
+
+    assert sub(arguments["--landing_path"]) == f"s3://{BUCKET}/landing/weather/source=open-meteo/"
+    assert sub(arguments["--refined_path"]) == f"s3://{BUCKET}/refined/weather_hourly/"
+    assert sub(arguments["--rejects_path"]) == f"s3://{BUCKET}/refined/weather_rejects/"
+    assert sub(arguments["--lookback_days"]) == "${GlueLookbackDays}"
+    # the per-run arguments come from the manifest, every other one the job reads is a default
+    assert {f"--{name}" for name in JOB_ARGUMENTS} - set(arguments) == {"--run_id", "--ingest_date"}
+    assert arguments["--job-bookmark-option"] == "job-bookmark-disable"
+    assert arguments["--enable-metrics"] == arguments["--enable-continuous-cloudwatch-log"] == "true"
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_the_job_role_reaches_only_its_prefixes(template: dict[str, Any]) -> None:
+    role = properties(template, "WeatherEtlJobRole")
+    statements = [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+    s3_statements = [s for s in statements if all(a.startswith("s3:") for a in as_list(s["Action"]))]
+    object_arn = f"arn:${{AWS::Partition}}:s3:::{BUCKET}"
+
+    assert role["ManagedPolicyArns"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSGlueServiceRole"}
+    ]
+    assert {sub(r) for s in s3_statements for r in as_list(s["Resource"])} == {
+        "arn:${AWS::Partition}:s3:::aws-sam-cli-managed-default-samclisourcebucket-*/lakepipe-${Stage}/*",
+        f"{object_arn}/landing/weather/*",
+        f"{object_arn}/refined/weather_hourly*",
+        f"{object_arn}/refined/weather_rejects*",
+    }
+    writes = [s for s in s3_statements if "s3:PutObject" in as_list(s["Action"])]
+    assert [sorted(sub(r) for r in as_list(s["Resource"])) for s in writes] == [
+        [f"{object_arn}/refined/weather_hourly*", f"{object_arn}/refined/weather_rejects*"]
+    ]
+
+
+def test_table_columns_are_the_jobs_columns(template: dict[str, Any]) -> None:
+    for logical_id, columns, partitions in (
+        ("WeatherHourlyTable", REFINED_COLUMNS, REFINED_PARTITION_COLUMNS),
+        ("WeatherRejectsTable", REJECT_COLUMNS, ("ingest_date",)),
+    ):
+        table = properties(template, logical_id)["TableInput"]
+        declared = [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]]
+        assert declared == [(name, data_type.simpleString()) for name, data_type in columns], logical_id
+        assert [(k["Name"], k["Type"]) for k in table["PartitionKeys"]] == [(name, "string") for name in partitions]
+
+
+def test_partitions_are_projected_for_every_partition_key(template: dict[str, Any]) -> None:
+    for logical_id in ("WeatherHourlyTable", "WeatherRejectsTable"):
+        table = properties(template, logical_id)["TableInput"]
+        parameters = table["Parameters"]
+        location = sub(table["StorageDescriptor"]["Location"])
+        keys = [key["Name"] for key in table["PartitionKeys"]]
+
+        assert parameters["projection.enabled"] == "true"
+        assert {
+            name.split(".")[1] for name in parameters if name.startswith("projection.") and name.count(".") > 1
+        } == set(keys)
+        assert sub(parameters["storage.location.template"]) == location + "".join(f"{k}=${{!{k}}}/" for k in keys)
+        for key in keys:
+            if parameters[f"projection.{key}.type"] == "date":
+                assert parameters[f"projection.{key}.format"] == "yyyy-MM-dd"
+                assert re.fullmatch(
+                    r"\$\{WeatherTableFirstDate\},NOW(\+\d+DAYS)?", sub(parameters[f"projection.{key}.range"])
+                )
+
+
+def test_forecast_dates_are_projected_and_cities_are_the_ingested_ones(template: dict[str, Any]) -> None:
+    parameters = properties(template, "WeatherHourlyTable")["TableInput"]["Parameters"]
+    template_parameters = template["Parameters"]
+
+    # Open-Meteo forecasts up to 16 days ahead: those partitions must be visible before their day comes
+    assert sub(parameters["projection.date.range"]).endswith("NOW+16DAYS")
+    assert parameters["projection.city.type"] == "enum"
+    assert parameters["projection.city.values"] == {"Ref": "WeatherTableCities"}
+    # the default enum lists the default cities under their landing-key names
+    ingested = [city.key_name for city in parse_cities(template_parameters["Cities"]["Default"])]
+    assert template_parameters["WeatherTableCities"]["Default"].split(",") == ingested
+
+
+def test_the_workgroup_enforces_encrypted_results_a_scan_cutoff_and_metrics(template: dict[str, Any]) -> None:
+    workgroup = properties(template, "AthenaWorkGroup")
+    configuration = workgroup["WorkGroupConfiguration"]
+
+    assert sub(workgroup["Name"]) == "lakepipe-${Stage}"
+    assert configuration["EnforceWorkGroupConfiguration"] is True
+    assert configuration["PublishCloudWatchMetricsEnabled"] is True
+    assert configuration["BytesScannedCutoffPerQuery"] == {"Ref": "AthenaBytesScannedCutoff"}
+    assert configuration["EngineVersion"] == {"SelectedEngineVersion": "Athena engine version 3"}
+    results = configuration["ResultConfiguration"]
+    assert sub(results["OutputLocation"]) == f"s3://{BUCKET}/athena-results/"
+    assert results["EncryptionConfiguration"] == {"EncryptionOption": "SSE_S3"}
+
+
+def test_outputs_name_the_job_the_tables_and_the_workgroup(template: dict[str, Any]) -> None:
+    outputs = template["Outputs"]
+
+    assert outputs["WeatherEtlJobName"]["Value"] == {"Ref": "WeatherEtlJob"}
+    assert outputs["WeatherHourlyTableName"]["Value"] == {"Ref": "WeatherHourlyTable"}
+    assert outputs["WeatherRejectsTableName"]["Value"] == {"Ref": "WeatherRejectsTable"}
+    assert outputs["AthenaWorkGroupName"]["Value"] == {"Ref": "AthenaWorkGroup"}
