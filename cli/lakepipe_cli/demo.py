@@ -266,15 +266,14 @@ def _weather_stage(
 
 
 def _definition_substitutions(stack: LocalStack) -> dict[str, str]:
-    """Local values for every ${…} of the definition: names as the template gives them, ARNs of local stand-ins."""
-    return {
-        "IngestWeatherFunctionArn": "arn:aws:lambda:eu-west-3:123456789012:function:IngestWeatherFunction",
-        "WeatherEtlJobName": "WeatherEtlJob",
-        "AthenaWorkGroupName": str(stack.outputs.get("AthenaWorkGroupName", "local")),
-        "GlueDatabaseName": stack.database,
-        "NotificationTopicArn": str(stack.outputs["NotificationTopicArn"]),
-        "StageName": str(stack.outputs.get("StageName", "dev")),
-    }
+    """The state machine's DefinitionSubstitutions from template.yaml, resolved against the local stand-in."""
+    from samtranslator.yaml_helper import yaml_parse  # noqa: PLC0415
+
+    template = yaml_parse((REPO_ROOT / "template.yaml").read_text())
+    machines = [spec for spec in template["Resources"].values() if spec["Type"] == "AWS::Serverless::StateMachine"]
+    (machine,) = [spec for spec in machines if spec["Properties"]["DefinitionUri"].endswith(ASL_PATH.name)]
+    substitutions = machine["Properties"]["DefinitionSubstitutions"]
+    return {name: str(stack.resolve(value)) for name, value in substitutions.items()}
 
 
 def _local_tasks(

@@ -52,7 +52,7 @@ def local_aws_environment(endpoint_url: str) -> dict[str, str]:
     }
 
 
-class _IntrinsicResolver:
+class IntrinsicResolver:
     """Resolves the CloudFormation intrinsics this template uses, for parameters and pseudo parameters."""
 
     def __init__(self, template: Mapping[str, Any], parameters: Mapping[str, str]) -> None:
@@ -131,6 +131,13 @@ class LocalStack:
     outputs: dict[str, Any] = field(default_factory=dict)
     physical_ids: dict[str, Any] = field(default_factory=dict)
     function_environments: dict[str, dict[str, str]] = field(default_factory=dict)
+    resolver: IntrinsicResolver | None = None
+
+    def resolve(self, node: Any) -> Any:
+        """A template value (with !Ref, !Sub, !GetAtt…) as it resolves against this stand-in."""
+        if self.resolver is None:
+            raise RuntimeError("this LocalStack was not provisioned from a template")
+        return self.resolver.resolve(node)
 
     def environment_for(self, function_id: str) -> dict[str, str]:
         """What Lambda would set for ``function_id`` (Globals + its own variables), plus the local endpoint."""
@@ -232,7 +239,7 @@ def provision_from_template(
 ) -> LocalStack:
     """Create the template's data-plane resources on the moto server at ``endpoint_url``."""
     template = yaml_parse(template_path.read_text())
-    resolver = _IntrinsicResolver(template, parameters or {})
+    resolver = IntrinsicResolver(template, parameters or {})
     env = local_aws_environment(endpoint_url)
     session = boto3.Session(
         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
@@ -253,6 +260,7 @@ def provision_from_template(
         attributes = _CREATORS[spec["Type"]](client, props, logical_id)
         resolver.physical_ids[logical_id] = attributes.pop("")
         resolver.physical_ids |= {f"{logical_id}.{name}": value for name, value in attributes.items()}
+    _name_compute_resources(template, resolver)
     outputs: dict[str, Any] = {}
     for name, output in template.get("Outputs", {}).items():
         try:
@@ -264,10 +272,28 @@ def provision_from_template(
         outputs=outputs,
         physical_ids=dict(resolver.physical_ids),
         function_environments=_function_environments(template, resolver),
+        resolver=resolver,
     )
 
 
-def _function_environments(template: Mapping[str, Any], resolver: _IntrinsicResolver) -> dict[str, dict[str, str]]:
+def _name_compute_resources(template: Mapping[str, Any], resolver: IntrinsicResolver) -> None:
+    """Names and ARNs for what is not created locally (functions, Glue jobs, state machines), so references to
+    them resolve: the demo runs those pieces itself, under these names."""
+    prefix = f"arn:aws:{{service}}:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}"
+    for logical_id, spec in template["Resources"].items():
+        properties = spec.get("Properties", {})
+        if spec.get("Type") == "AWS::Serverless::Function":
+            resolver.physical_ids[logical_id] = logical_id
+            resolver.physical_ids[f"{logical_id}.Arn"] = f"{prefix.format(service='lambda')}:function:{logical_id}"
+        elif spec.get("Type") == "AWS::Glue::Job":
+            resolver.physical_ids[logical_id] = resolver.resolve(properties.get("Name")) or logical_id
+        elif spec.get("Type") == "AWS::Serverless::StateMachine":
+            name = resolver.resolve(properties.get("Name")) or logical_id
+            resolver.physical_ids[logical_id] = f"{prefix.format(service='states')}:stateMachine:{name}"
+            resolver.physical_ids[f"{logical_id}.Name"] = name
+
+
+def _function_environments(template: Mapping[str, Any], resolver: IntrinsicResolver) -> dict[str, dict[str, str]]:
     """Each function's environment variables as deployed: Globals first, the function's own on top."""
     global_variables = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
     environments: dict[str, dict[str, str]] = {}

@@ -42,7 +42,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
     StateTaskServiceGlue,
 )
 
-from lakepipe_cli.local_aws import LOCAL_ACCOUNT_ID, LOCAL_REGION, LocalStack, _IntrinsicResolver
+from lakepipe_cli.local_aws import LOCAL_ACCOUNT_ID, LOCAL_REGION, IntrinsicResolver, LocalStack
 from tools.sam_translate import PLACEHOLDER_IMAGE_URI
 
 STATE_MACHINE_ID = "WeatherPipelineStateMachine"
@@ -111,7 +111,7 @@ class PipelineHarness:
         self.stack = stack
         self.endpoint_url = stack.endpoint_url
         self.template = translated_template
-        self.resolver = _IntrinsicResolver(translated_template, {})
+        self.resolver = IntrinsicResolver(translated_template, {})
         self.resolver.physical_ids |= stack.physical_ids
         self.function_arn = ""
         self.job_name = ""
