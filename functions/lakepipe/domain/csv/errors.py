@@ -1,0 +1,61 @@
+"""Why a CSV file or a conversion cannot go through, as types the caller can branch on."""
+
+from __future__ import annotations
+
+
+class CsvRejectedError(Exception):
+    """A file that no retry can convert: it is reported, recorded under quarantine/ and never published."""
+
+    code = "rejected"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class EmptyFileError(CsvRejectedError):
+    code = "empty_file"
+
+
+class HeaderOnlyFileError(CsvRejectedError):
+    code = "header_only"
+
+
+class BinaryFileError(CsvRejectedError):
+    code = "binary_file"
+
+
+class UnsupportedEncodingError(CsvRejectedError):
+    code = "unsupported_encoding"
+
+
+class CorruptCompressionError(CsvRejectedError):
+    code = "corrupt_gzip"
+
+
+class NoValidRowsError(CsvRejectedError):
+    code = "no_valid_rows"
+
+
+class RecordTooLongError(CsvRejectedError):
+    """No line break for hundreds of megabytes: not line-oriented text, and it would not fit in memory."""
+
+    code = "record_too_long"
+
+
+class HeaderTooLongError(CsvRejectedError):
+    code = "header_too_long"
+
+
+class SchemaConflictError(CsvRejectedError):
+    """The file cannot honour its table's contract (partitioned table, foreign location, unsupported type)."""
+
+    code = "schema_conflict"
+
+
+class KeyOutsideInputPrefixError(ValueError):
+    """An object key the function must not convert: writing its output could trigger the function again."""
+
+
+class CatalogChangedError(RuntimeError):
+    """The table changed between planning and publishing (a concurrent conversion); a retry will see it."""

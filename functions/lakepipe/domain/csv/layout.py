@@ -1,0 +1,86 @@
+"""Where a source CSV's outputs live: every key derives from the source key alone.
+
+A re-upload or a re-delivered event therefore lands on the same keys and replaces them, never duplicates them.
+The object name keeps the readable path below the dataset folder and adds a short hash of the full source key,
+so two sources whose names sanitise alike (``a b.csv`` and ``a_b.csv``) never overwrite each other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from lakepipe.domain.csv.errors import KeyOutsideInputPrefixError
+from lakepipe.domain.csv.naming import table_name_for
+
+DATABASE_PREFIX = "database/"
+QUARANTINE_PREFIX = "quarantine/"
+TMP_PREFIX = "tmp/csv-to-parquet/"
+_SOURCE_SUFFIXES = (".gz", ".csv", ".tsv", ".txt", ".psv")
+_NOT_KEY_CHARACTERS = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class ObjectLayout:
+    """The keys one source object is converted to."""
+
+    source_key: str
+    dataset: str
+    output_key: str
+    quarantine_rows_key: str
+    quarantine_summary_key: str
+
+    @property
+    def dataset_prefix(self) -> str:
+        """The table's location below the bucket: ``database/<dataset>/``."""
+        return f"{DATABASE_PREFIX}{self.dataset}/"
+
+    @property
+    def quarantine_prefix(self) -> str:
+        return self.quarantine_rows_key.rsplit("/", 1)[0] + "/"
+
+
+def _strip_source_suffixes(name: str) -> str:
+    stem = name
+    for suffix in _SOURCE_SUFFIXES:
+        if stem.lower().endswith(suffix) and len(stem) > len(suffix):
+            stem = stem[: -len(suffix)]
+    return stem
+
+
+def layout_for(source_key: str, input_prefix: str) -> ObjectLayout:
+    """Dataset and output keys of ``source_key``; refuses keys outside ``input_prefix`` (recursion guard).
+
+    ``input/<dataset>/<path>.csv`` → dataset ``<dataset>``; ``input/<file>.csv`` → dataset ``<file>``.
+    """
+    prefix = input_prefix if input_prefix.endswith("/") else f"{input_prefix}/"
+    if not source_key.startswith(prefix) or source_key.endswith("/") or len(source_key) == len(prefix):
+        raise KeyOutsideInputPrefixError(f"s3 key {source_key!r} is not an object under the input prefix {prefix!r}")
+    parts = [part for part in source_key[len(prefix) :].split("/") if part]
+    if not parts:
+        raise KeyOutsideInputPrefixError(f"s3 key {source_key!r} names no object under {prefix!r}")
+    if len(parts) > 1:
+        dataset = table_name_for(parts[0])
+        below_dataset = parts[1:]
+    else:
+        dataset = table_name_for(_strip_source_suffixes(parts[0]))
+        below_dataset = parts
+    below_dataset[-1] = _strip_source_suffixes(below_dataset[-1])
+    readable = _NOT_KEY_CHARACTERS.sub("_", "__".join(below_dataset)).strip("_.") or "data"
+    digest = hashlib.sha256(source_key.encode("utf-8")).hexdigest()[:10]
+    object_name = f"{readable[:150]}-{digest}"
+    quarantine_folder = f"{QUARANTINE_PREFIX}{dataset}/{object_name}"
+    return ObjectLayout(
+        source_key=source_key,
+        dataset=dataset,
+        output_key=f"{DATABASE_PREFIX}{dataset}/{object_name}.parquet",
+        quarantine_rows_key=f"{quarantine_folder}/rejected_rows.jsonl",
+        quarantine_summary_key=f"{quarantine_folder}/summary.json",
+    )
+
+
+def tmp_key_for(final_key: str, token: str) -> str:
+    """A private staging key for ``final_key``: written fully there, then moved, so no reader sees half a file."""
+    safe_token = _NOT_KEY_CHARACTERS.sub("_", token) or "run"
+    return f"{TMP_PREFIX}{safe_token}/{final_key}"

@@ -1,0 +1,295 @@
+"""CsvToParquetFunction end to end on moto: S3 object → Parquet under database/ → Glue table, once per version."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from typing import Any
+
+import boto3
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from botocore.exceptions import ClientError
+
+from lakepipe.adapters.glue_catalog import GlueCatalog
+from lakepipe.handlers.csv_to_parquet import RecordsFailedError, lambda_handler
+from lakepipe_cli.local_aws import LocalStack
+from tests.conftest import REPO_ROOT, load_event
+from tests.integration.csv.s3_events import LambdaContext, keys_under, put_object, s3_put_event
+
+pytestmark = pytest.mark.integration
+
+USERS_CSV = (REPO_ROOT / "tests" / "fixtures" / "csv" / "users.csv").read_bytes()
+
+
+def read_parquet(bucket: str, key: str) -> pa.Table:
+    return pq.read_table(io.BytesIO(boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()))
+
+
+def versions_of(bucket: str, key: str) -> int:
+    listing = boto3.client("s3").list_object_versions(Bucket=bucket, Prefix=key)
+    return len([version for version in listing.get("Versions", []) if version["Key"] == key])
+
+
+def glue_table(database: str, name: str) -> dict[str, Any]:
+    return dict(boto3.client("glue").get_table(DatabaseName=database, Name=name)["Table"])
+
+
+def csv_tables(database: str) -> set[str]:
+    """Tables made by CSV conversions (the template declares the refined weather tables in the same database)."""
+    tables = boto3.client("glue").get_tables(DatabaseName=database)["TableList"]
+    return {table["Name"] for table in tables if table.get("Parameters", {}).get("lakepipe.source") == "csv-to-parquet"}
+
+
+def invoke(event: dict[str, Any], request_id: str = "11111111-2222-3333-4444-555555555555") -> dict[str, Any]:
+    result: dict[str, Any] = lambda_handler(event, LambdaContext(aws_request_id=request_id))
+    return result
+
+
+def test_the_event_file_converts_users_csv_into_parquet_and_a_glue_table(local_aws: LocalStack) -> None:
+    # Given users.csv uploaded where events/s3-put-csv.json says (a versionless event, as sam generates it)
+    boto3.client("s3").put_object(Bucket=local_aws.bucket, Key="input/users.csv", Body=USERS_CSV)
+
+    # When the function receives the event file
+    result = invoke(load_event("s3-put-csv.json"))
+
+    # Then the Parquet file, the Glue table and the report all describe the 5 users
+    (report,) = result["records"]
+    assert report["status"] == "converted"
+    assert (report["rows_in"], report["rows_out"], report["rows_quarantined"]) == (5, 5, 0)
+    assert keys_under(local_aws.bucket, "database/") == [report["output_key"]]
+    assert report["output_key"].startswith("database/users/users-")
+    table = read_parquet(local_aws.bucket, report["output_key"])
+    assert table.num_rows == 5
+    assert table.slice(2, 1).to_pylist() == [
+        {
+            "id": 3,
+            "name": "Chen, Wei",
+            "email": "wei.chen@example.com",
+            "signup_date": dt.date(2024, 2, 29),
+            "age": 29,
+            "score": 91.0,
+            "active": True,
+        }
+    ]
+    assert table.column("age").null_count == 1
+    glue = glue_table(local_aws.database, "users")
+    storage = glue["StorageDescriptor"]
+    assert [(column["Name"], column["Type"]) for column in storage["Columns"]] == [
+        ("id", "bigint"),
+        ("name", "string"),
+        ("email", "string"),
+        ("signup_date", "date"),
+        ("age", "bigint"),
+        ("score", "double"),
+        ("active", "boolean"),
+    ]
+    assert storage["Location"] == f"s3://{local_aws.bucket}/database/users/"
+    assert storage["SerdeInfo"]["SerializationLibrary"] == "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+    assert glue["TableType"] == "EXTERNAL_TABLE"
+    assert keys_under(local_aws.bucket, "tmp/") == []
+    assert keys_under(local_aws.bucket, "quarantine/") == []
+
+
+def test_a_duplicate_event_produces_one_output(local_aws: LocalStack) -> None:
+    # Given an uploaded file and its event, delivered twice (S3 delivers at least once)
+    event = s3_put_event(put_object(local_aws.bucket, "input/users.csv", USERS_CSV))
+
+    first = invoke(event, request_id="first-delivery")
+    second = invoke(event, request_id="second-delivery")
+
+    # Then the second delivery returns the first result and writes nothing
+    assert second == first
+    output_key = first["records"][0]["output_key"]
+    assert keys_under(local_aws.bucket, "database/") == [output_key]
+    assert versions_of(local_aws.bucket, output_key) == 1
+    records = boto3.client("dynamodb").scan(TableName=local_aws.idempotency_table)["Items"]
+    assert len(records) == 1
+    assert records[0]["status"]["S"] == "COMPLETED"
+
+
+def test_every_record_of_an_event_is_converted_with_its_key_url_decoded(local_aws: LocalStack) -> None:
+    # Given three uploads, one with spaces and accents in its key (S3 sends "+" and %xx)
+    objects = [
+        put_object(local_aws.bucket, "input/users.csv", USERS_CSV),
+        put_object(local_aws.bucket, "input/Ventes été/janvier 2026.csv", b"mois;total\n1;12,5\n2;7\n"),
+        put_object(local_aws.bucket, "input/Ventes été/février 2026.csv", b"mois;total\n3;1,25\n"),
+    ]
+    event = s3_put_event(*objects)
+    assert event["Records"][1]["s3"]["object"]["key"] == "input/Ventes+%C3%A9t%C3%A9/janvier+2026.csv"
+
+    result = invoke(event)
+
+    assert [report["status"] for report in result["records"]] == ["converted"] * 3
+    assert [report["dataset"] for report in result["records"]] == ["users", "ventes_ete", "ventes_ete"]
+    outputs = keys_under(local_aws.bucket, "database/ventes_ete/")
+    assert len(outputs) == 2
+    totals = sorted(
+        value for key in outputs for value in read_parquet(local_aws.bucket, key).column("total").to_pylist()
+    )
+    assert totals == [1.25, 7.0, 12.5]
+    assert {
+        column["Name"]: column["Type"]
+        for column in glue_table(local_aws.database, "ventes_ete")["StorageDescriptor"]["Columns"]
+    } == {
+        "mois": "bigint",
+        "total": "double",
+    }
+
+
+@pytest.mark.parametrize(
+    "key", ["database/users/users-0123456789.parquet", "quarantine/users/x/summary.json", "elsewhere/users.csv"]
+)
+def test_a_key_outside_the_input_prefix_is_refused_and_nothing_is_written(local_aws: LocalStack, key: str) -> None:
+    # Given an object outside input/ (a misconfigured notification would send our own outputs back)
+    event = s3_put_event(put_object(local_aws.bucket, key, USERS_CSV))
+
+    result = invoke(event)
+
+    assert result["records"] == [
+        {
+            "status": "refused",
+            "source_key": key,
+            "reason": f"s3 key {key!r} is not an object under the input prefix 'input/'",
+        }
+    ]
+    assert keys_under(local_aws.bucket, "") == [key]
+    assert csv_tables(local_aws.database) == set()
+
+
+def test_an_event_from_another_bucket_is_refused(local_aws: LocalStack) -> None:
+    boto3.client("s3").create_bucket(
+        Bucket="someone-else", CreateBucketConfiguration={"LocationConstraint": "eu-west-3"}
+    )
+    event = s3_put_event(put_object("someone-else", "input/users.csv", USERS_CSV))
+
+    (report,) = invoke(event)["records"]
+
+    assert report["status"] == "refused"
+    assert keys_under(local_aws.bucket, "") == []
+
+
+def test_an_older_version_is_skipped_when_a_newer_one_exists(local_aws: LocalStack) -> None:
+    # Given two uploads of the same key; the first event arrives after the second upload
+    first = put_object(local_aws.bucket, "input/users.csv", USERS_CSV)
+    second = put_object(
+        local_aws.bucket, "input/users.csv", USERS_CSV + b"6,Zed,zed@example.com,2024-05-01,60,50,true\n"
+    )
+
+    stale = invoke(s3_put_event(first))["records"][0]
+    fresh = invoke(s3_put_event(second))["records"][0]
+
+    assert stale["status"] == "superseded"
+    assert second["version_id"] in stale["reason"]
+    assert fresh["status"] == "converted"
+    assert read_parquet(local_aws.bucket, fresh["output_key"]).num_rows == 6
+
+
+def test_the_glue_table_is_the_contract_and_new_columns_are_added(local_aws: LocalStack) -> None:
+    # Given a dataset whose table was created by a first file (id bigint, name string)
+    invoke(s3_put_event(put_object(local_aws.bucket, "input/people/2025.csv", b"id,name\n1,Ann\n2,Bob\n")))
+
+    # When a second file brings a new column and an id that is not a number
+    body = b"id,name,email\n3,Cy,cy@example.com\nfour,Di,di@example.com\n5,Ed,\n"
+    (report,) = invoke(s3_put_event(put_object(local_aws.bucket, "input/people/2026.csv", body)))["records"]
+
+    # Then the bad row is quarantined, the column is added as nullable, the old columns keep their types
+    assert (report["rows_out"], report["rows_quarantined"]) == (2, 1)
+    assert report["columns_added"] == ["email"]
+    columns = glue_table(local_aws.database, "people")["StorageDescriptor"]["Columns"]
+    assert [(column["Name"], column["Type"]) for column in columns] == [
+        ("id", "bigint"),
+        ("name", "string"),
+        ("email", "string"),
+    ]
+    assert read_parquet(local_aws.bucket, report["output_key"]).to_pylist() == [
+        {"id": 3, "name": "Cy", "email": "cy@example.com"},
+        {"id": 5, "name": "Ed", "email": None},
+    ]
+    rejected = boto3.client("s3").get_object(
+        Bucket=local_aws.bucket, Key=report["quarantine_key"].replace("summary.json", "rejected_rows.jsonl")
+    )
+    assert [json.loads(line) for line in rejected["Body"].read().splitlines()] == [
+        {"line": 3, "reason": "column 'id' (bigint): invalid value 'four'", "raw": "four,Di,di@example.com"}
+    ]
+    summary = json.loads(
+        boto3.client("s3").get_object(Bucket=local_aws.bucket, Key=report["quarantine_key"])["Body"].read()
+    )
+    assert summary["rows_in"] == summary["rows_out"] + summary["rows_quarantined"] == 3
+    assert summary["source"]["key"] == "input/people/2026.csv"
+
+
+def test_a_file_that_cannot_convert_is_rejected_quarantined_and_counted(
+    local_aws: LocalStack, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    event = s3_put_event(put_object(local_aws.bucket, "input/broken.csv", b"id,name,score\n"))
+
+    (report,) = invoke(event)["records"]
+
+    assert report["status"] == "rejected"
+    assert report["error_code"] == "header_only"
+    assert keys_under(local_aws.bucket, "database/") == []
+    assert keys_under(local_aws.bucket, "tmp/") == []
+    assert csv_tables(local_aws.database) == set()
+    summary = json.loads(
+        boto3.client("s3").get_object(Bucket=local_aws.bucket, Key=report["quarantine_key"])["Body"].read()
+    )
+    assert summary["status"] == "rejected"
+    assert summary["reason"] == "the file has a header (3 columns) and no data rows"
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    metrics = next(line for line in emitted if "_aws" in line)
+    assert metrics["FilesRejected"] == [1.0]
+    assert [record.getMessage() for record in caplog.records if record.levelname == "ERROR"] == [
+        "CSV rejected: the file has a header (3 columns) and no data rows"
+    ]
+
+
+def test_a_clean_reupload_replaces_the_output_and_clears_the_stale_quarantine(local_aws: LocalStack) -> None:
+    # Given a first version with a bad row, converted
+    first = invoke(s3_put_event(put_object(local_aws.bucket, "input/users.csv", USERS_CSV + b"7,short\n")))["records"][
+        0
+    ]
+    assert keys_under(local_aws.bucket, "quarantine/") != []
+
+    # When a clean version of the same key is uploaded
+    second = invoke(s3_put_event(put_object(local_aws.bucket, "input/users.csv", USERS_CSV)))["records"][0]
+
+    # Then it lands on the same output key (a new version), and the stale rejects are gone
+    assert second["output_key"] == first["output_key"]
+    assert keys_under(local_aws.bucket, "database/") == [first["output_key"]]
+    assert versions_of(local_aws.bucket, first["output_key"]) == 2
+    assert keys_under(local_aws.bucket, "quarantine/") == []
+
+
+def test_a_failed_record_fails_the_invocation_and_the_retry_redoes_only_that_record(
+    local_aws: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given two records, and Glue throttling the creation of the second record's table once
+    event = s3_put_event(
+        put_object(local_aws.bucket, "input/alpha.csv", b"a\n1\n"),
+        put_object(local_aws.bucket, "input/beta.csv", b"b\n2\n"),
+    )
+    create_table = GlueCatalog.create_table
+
+    def throttled(self: GlueCatalog, name: str, *args: Any) -> None:
+        if name == "beta":
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "CreateTable")
+        create_table(self, name, *args)
+
+    monkeypatch.setattr(GlueCatalog, "create_table", throttled)
+    with pytest.raises(RecordsFailedError, match="1 of 2 records failed"):
+        invoke(event, request_id="attempt-1")
+    assert len(keys_under(local_aws.bucket, "database/")) == 1
+    assert keys_under(local_aws.bucket, "tmp/") == []
+
+    # When Lambda retries the event once Glue recovers
+    monkeypatch.setattr(GlueCatalog, "create_table", create_table)
+    result = invoke(event, request_id="attempt-2")
+
+    # Then both are converted, the first one exactly once
+    assert [report["status"] for report in result["records"]] == ["converted", "converted"]
+    alpha, beta = (report["output_key"] for report in result["records"])
+    assert versions_of(local_aws.bucket, alpha) == 1
+    assert read_parquet(local_aws.bucket, beta).column("b").to_pylist() == [2]
