@@ -30,11 +30,11 @@ import boto3
 from rich.console import Console
 from rich.table import Table
 
-from lakepipe_cli.csv_samples import CsvSample, demo_samples
 from lakepipe_cli.lambda_runtime import function_environment, invoke
 from lakepipe_cli.local_aws import LocalStack, local_aws_environment, moto_server, provision_from_template
 from lakepipe_cli.local_states import LocalStateMachine, StatesError, substitute
 from lakepipe_cli.open_meteo_standin import live_api_reachable, recorded_forecast_api
+from lakepipe_cli.sample_csv import SampleCsv, sample_csv_files
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ASL_PATH = REPO_ROOT / "statemachine" / "weather_pipeline.asl.json"
@@ -49,16 +49,20 @@ DEMO_FORECAST_DAYS = "2"
 
 @dataclass
 class CsvOutcome:
-    sample: CsvSample
+    sample: SampleCsv
     rows_in: int
     rows_out: int
     rows_quarantined: int
     output_key: str | None
+    quarantined_lines: tuple[int, ...]  # source lines of the rows found under quarantine/
 
     @property
     def as_expected(self) -> bool:
-        return (self.rows_in, self.rows_quarantined) == (self.sample.data_rows, self.sample.bad_rows) and (
-            self.rows_in == self.rows_out + self.rows_quarantined
+        """Every good row converted, exactly the bad lines quarantined, and the counts add up."""
+        return (
+            self.rows_out == self.sample.good_rows
+            and self.quarantined_lines == self.sample.bad_lines
+            and self.rows_in == self.rows_out + self.rows_quarantined
         )
 
 
@@ -170,7 +174,7 @@ def _csv_stage(stack: LocalStack, result: DemoResult, log_file: TextIO, console:
     environment = stack.environment_for("CsvToParquetFunction")
     first_event: dict[str, Any] | None = None
     with console.status("CSV → Parquet: uploading samples and invoking CsvToParquetFunction…"):
-        for sample in demo_samples():
+        for sample in sample_csv_files():
             put = s3.put_object(Bucket=stack.bucket, Key=sample.key, Body=sample.body)
             event = _s3_put_event(stack, sample.key, len(sample.body), put["ETag"].strip('"'), put.get("VersionId"))
             first_event = first_event or event
@@ -185,6 +189,7 @@ def _csv_stage(stack: LocalStack, result: DemoResult, log_file: TextIO, console:
                     rows_out=converted["rows_out"],
                     rows_quarantined=converted["rows_quarantined"],
                     output_key=converted.get("output_key"),
+                    quarantined_lines=_quarantined_lines(stack, converted.get("quarantine_key")),
                 )
             )
         # S3 delivers at least once: the same notification again must not convert the object a second time.
@@ -203,6 +208,18 @@ def _csv_stage(stack: LocalStack, result: DemoResult, log_file: TextIO, console:
         f"{mark} CSV → Parquet: {len(result.csv)} files converted; duplicate delivery ignored: "
         f"{result.duplicate_delivery_ignored}"
     )
+
+
+def _quarantined_lines(stack: LocalStack, summary_key: str | None) -> tuple[int, ...]:
+    """Source line numbers of the rejected rows the function wrote under quarantine/ (summary → rows file)."""
+    if not summary_key:
+        return ()
+    s3 = boto3.client("s3")
+    summary = json.loads(s3.get_object(Bucket=stack.bucket, Key=summary_key)["Body"].read())
+    if not summary.get("rejected_rows_key"):
+        return ()
+    rows = s3.get_object(Bucket=stack.bucket, Key=summary["rejected_rows_key"])["Body"].read()
+    return tuple(sorted(json.loads(line)["line"] for line in rows.splitlines() if line.strip()))
 
 
 def _object_versions(stack: LocalStack, prefix: str) -> list[tuple[str, str]]:
@@ -474,6 +491,7 @@ def _summary_document(result: DemoResult) -> dict[str, Any]:
                 "rows_out": o.rows_out,
                 "rows_quarantined": o.rows_quarantined,
                 "output_key": o.output_key,
+                "quarantined_lines": list(o.quarantined_lines),
                 "as_expected": o.as_expected,
             }
             for o in result.csv
@@ -492,16 +510,17 @@ def _summary_document(result: DemoResult) -> dict[str, Any]:
 
 def print_summary(result: DemoResult, console: Console) -> None:
     csv_table = Table(title="CSV → Parquet (CsvToParquetFunction)")
-    for column in ("file", "dialect", "dataset", "rows in", "rows out", "quarantined", "check"):
+    for column in ("file", "dialect", "dataset", "rows in", "rows out", "quarantined", "bad lines", "check"):
         csv_table.add_column(column, justify="right" if column.startswith(("rows", "quar")) else "left")
     for outcome in result.csv:
         csv_table.add_row(
             outcome.sample.key,
-            outcome.sample.dialect,
+            outcome.sample.description,
             outcome.sample.dataset,
             str(outcome.rows_in),
             str(outcome.rows_out),
             str(outcome.rows_quarantined),
+            ", ".join(map(str, outcome.quarantined_lines)) or "-",
             "✓" if outcome.as_expected else "✗ unexpected",
         )
     console.print(csv_table)
