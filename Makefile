@@ -52,7 +52,8 @@ template: $(BIN)/.installed $(CHECKOV_VENV)/.installed ## sam validate --lint, S
 	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml -f $(TRANSLATED)
 
 .PHONY: statelint
-statelint: $(BIN)/.installed ## statelint on every state machine definition
+statelint: $(BIN)/.installed ## statelint on every state machine definition, and its SQL copy in sync
+	$(BIN)/python tools/sync_sql.py --check
 	@shopt -s nullglob; files=(statemachine/*.asl.json); \
 	if (( $${#files[@]} )); then $(BIN)/statelint "$${files[@]}" && echo "statelint: $${#files[@]} definition(s) clean"; \
 	else echo "statelint: no definitions yet"; fi
@@ -78,12 +79,13 @@ pytest: $(BIN)/.installed
 test: lint template statelint wheels pytest ## Everything CI runs (the README's test command)
 
 .PHONY: demo
-demo: $(BIN)/.installed ## Run the whole pipeline locally on embedded stand-ins (no AWS, no Docker)
-	$(BIN)/lakepipe demo
+demo: $(BIN)/.installed ## Run the whole pipeline locally on embedded stand-ins (no AWS, no Docker); DEMO_ARGS=--offline
+	$(BIN)/lakepipe demo $(DEMO_ARGS)
 
 .PHONY: bench
 bench: $(BIN)/.installed ## Benchmarks (bench/): CSV->Parquet throughput and memory, refined-layer scan bytes
 	$(BIN)/python bench/csv_to_parquet.py
+	$(BIN)/python bench/refined_scan.py
 
 .PHONY: build
 build: $(BIN)/.installed ## sam build (needs a Docker engine for the image functions)
