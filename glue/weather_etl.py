@@ -74,6 +74,8 @@ REJECT_REASON = "reject_reason"
 _PRECEDENCE = "_precedence"
 RAW_VALUES_MAX_CHARS = 4096
 
+# The variables IngestWeatherFunction requests (lakepipe.domain.weather.open_meteo). Repeated rather than imported:
+# Glue runs this script alone, without the Lambda package; a unit test keeps the two lists equal.
 HOURLY_VARIABLES = (
     "temperature_2m",
     "relative_humidity_2m",

@@ -111,6 +111,19 @@ def _parse_type(arrow_type: pa.DataType, kind: ColumnKind) -> pa.DataType:
     return arrow_type
 
 
+def _new_column(name: str, kind: ColumnKind, source_name: str) -> ColumnPlan:
+    """A column the table does not have yet: its types come from what the sample holds."""
+    arrow_type = arrow_type_for_kind(kind)
+    return ColumnPlan(
+        name=name,
+        hive_type=hive_type_for_kind(kind),
+        arrow_type=arrow_type,
+        parse_type=_parse_type(arrow_type, kind),
+        source_name=source_name,
+        is_new=True,
+    )
+
+
 def _same_location(left: str, right: str) -> bool:
     return left.rstrip("/") == right.rstrip("/")
 
@@ -121,17 +134,7 @@ def plan_conversion(sample: SampledCsv, contract: TableContract | None, location
     kinds = dict(zip(file_columns, infer_column_kinds(sample), strict=True))
     source_names = dict(zip(file_columns, sample.header, strict=True))
     if contract is None:
-        columns = [
-            ColumnPlan(
-                name=name,
-                hive_type=hive_type_for_kind(kinds[name]),
-                arrow_type=arrow_type_for_kind(kinds[name]),
-                parse_type=_parse_type(arrow_type_for_kind(kinds[name]), kinds[name]),
-                source_name=source_names[name],
-                is_new=True,
-            )
-            for name in file_columns
-        ]
+        columns = [_new_column(name, kinds[name], source_names[name]) for name in file_columns]
         return ConversionPlan(sample.dialect, tuple(file_columns), tuple(columns), True, source_names)
 
     if contract.partition_keys:
@@ -163,15 +166,6 @@ def plan_conversion(sample: SampledCsv, contract: TableContract | None, location
         )
     declared_names = {declared.name for declared in contract.columns}
     columns += [
-        ColumnPlan(
-            name=name,
-            hive_type=hive_type_for_kind(kinds[name]),
-            arrow_type=arrow_type_for_kind(kinds[name]),
-            parse_type=_parse_type(arrow_type_for_kind(kinds[name]), kinds[name]),
-            source_name=source_names[name],
-            is_new=True,
-        )
-        for name in file_columns
-        if name not in declared_names
+        _new_column(name, kinds[name], source_names[name]) for name in file_columns if name not in declared_names
     ]
     return ConversionPlan(sample.dialect, tuple(file_columns), tuple(columns), False, source_names)
