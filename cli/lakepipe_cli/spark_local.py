@@ -17,6 +17,7 @@ from pyspark.sql import SparkSession
 
 MINIMUM_JAVA = 17
 _JAVA_VERSION = re.compile(r'version "(?P<version>[^"]+)"')
+_QUIET_LOGGING = Path(__file__).with_name("log4j2-quiet.properties")
 
 # Small and quiet: two cores, a handful of shuffle partitions for test-sized data, no UI or progress bars, UTC and
 # dynamic partition overwrite as the Glue job sets them; serial GC and C1 only make the JVM start faster.
@@ -28,7 +29,8 @@ LOCAL_SETTINGS = {
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.sources.partitionOverwriteMode": "dynamic",
     "spark.driver.memory": "1g",
-    "spark.driver.extraJavaOptions": "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Duser.timezone=UTC",
+    "spark.driver.extraJavaOptions": "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Duser.timezone=UTC "
+    f"-Dlog4j2.configurationFile={_QUIET_LOGGING.as_uri()}",
     "spark.sql.adaptive.enabled": "true",
     "spark.driver.bindAddress": "127.0.0.1",
 }
