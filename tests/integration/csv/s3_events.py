@@ -4,28 +4,22 @@ from __future__ import annotations
 
 import copy
 import itertools
-from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import quote_plus
 
 import boto3
 
+from lakepipe_cli.lambda_runtime import LocalLambdaContext
 from tests.conftest import load_event
 
 _request_ids = itertools.count(1)
 
 
-@dataclass
-class LambdaContext:
-    """The attributes of the Lambda runtime's context object that Powertools reads."""
-
-    aws_request_id: str = "11111111-2222-3333-4444-555555555555"
-    function_name: str = "lakepipe-dev-CsvToParquetFunction"
-    memory_limit_in_mb: int = 1769
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-3:123456789012:function:lakepipe-dev-CsvToParquetFunction"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 600_000
+# One CsvToParquetFunction invocation's context, as the Lambda runtime gives it.
+LambdaContext = partial(
+    LocalLambdaContext, function_name="lakepipe-dev-CsvToParquetFunction", memory_limit_in_mb=1769, timeout_seconds=600
+)
 
 
 def put_object(bucket: str, key: str, body: bytes) -> dict[str, Any]:

@@ -10,7 +10,7 @@ execution in PipelineFailed with an error naming the step and a cause that says 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pytest
@@ -20,6 +20,7 @@ import sqlglot
 from lakepipe.adapters.aws import reset_clients
 from lakepipe.domain.weather.open_meteo import DEFAULT_FORECAST_API_URL
 from lakepipe.handlers.ingest_weather import lambda_handler
+from lakepipe_cli.lambda_runtime import LocalLambdaContext
 from tests.conftest import REPO_ROOT, load_event
 from tests.integration.orchestration.harness import PipelineExecution, PipelineHarness, RetryClock
 from tools.sync_sql import VALIDATION_SQL_PATH, athena_query_text
@@ -310,18 +311,9 @@ def test_an_ingest_function_error_is_notified_and_fails_the_execution(pipeline: 
     assert (notification["error"], notification["cause"]) == (execution.error, execution.cause)
 
 
-@dataclass(frozen=True)
-class LambdaContext:
-    """The attributes of the Lambda context object that Powertools reads."""
-
-    function_name: str = "lakepipe-dev-IngestWeatherFunction"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-3:123456789012:function:lakepipe-dev-IngestWeatherFunction"
-    aws_request_id: str = "5b0c9d8e-7f6a-4b3c-9d2e-1f0a9b8c7d6e"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 300_000
+LambdaContext = partial(
+    LocalLambdaContext, function_name="lakepipe-dev-IngestWeatherFunction", memory_limit_in_mb=512, timeout_seconds=300
+)
 
 
 def test_the_ingest_functions_own_manifest_drives_the_glue_run_and_the_validation_window(

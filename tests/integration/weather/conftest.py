@@ -3,29 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from functools import partial
 
 import pytest
 import responses
 
 from lakepipe.adapters.aws import reset_clients
+from lakepipe_cli.lambda_runtime import LocalLambdaContext
 from lakepipe_cli.local_aws import LocalStack
 
-
-@dataclass(frozen=True)
-class LambdaContext:
-    """The attributes of the Lambda context object that Powertools reads."""
-
-    function_name: str = "lakepipe-dev-IngestWeatherFunction"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-3:123456789012:function:lakepipe-dev-IngestWeatherFunction"
-    aws_request_id: str = "0f1e2d3c-4b5a-4968-8776-655443322110"
-    log_group_name: str = "/aws/lambda/lakepipe-dev-IngestWeatherFunction"
-    log_stream_name: str = "2026/11/22/[$LATEST]0123456789abcdef"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 300_000
+# One IngestWeatherFunction invocation's context, as the Lambda runtime gives it.
+LambdaContext = partial(
+    LocalLambdaContext, function_name="lakepipe-dev-IngestWeatherFunction", memory_limit_in_mb=512, timeout_seconds=300
+)
 
 
 @pytest.fixture

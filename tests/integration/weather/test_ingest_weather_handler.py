@@ -34,7 +34,6 @@ FORECAST_QUERY = {
     "start_date": "2026-11-20",
     "end_date": "2026-11-23",
 }
-CONTEXT = LambdaContext()
 
 
 def landed(bucket: str) -> dict[str, bytes]:
@@ -61,7 +60,7 @@ def test_a_scheduled_run_lands_each_city_raw_with_metadata_and_returns_the_manif
         DEFAULT_FORECAST_API_URL, body=raw, match=[matchers.query_param_matcher(FORECAST_QUERY, strict_match=False)]
     )
 
-    manifest = lambda_handler(load_event("scheduled-event.json"), CONTEXT)
+    manifest = lambda_handler(load_event("scheduled-event.json"), LambdaContext())
 
     elements = [location.raw for location in split_locations(raw, expected=4)]
     assert landed(weather_aws.bucket) == dict(zip(KEYS, elements, strict=True))
@@ -97,8 +96,8 @@ def test_a_redelivered_event_returns_the_same_manifest_and_writes_nothing_again(
     open_meteo.get(DEFAULT_FORECAST_API_URL, body=body(FORECAST_4_CITIES))
     event = load_event("scheduled-event.json")
 
-    first = lambda_handler(event, CONTEXT)
-    second = lambda_handler(json.loads(json.dumps(event)), CONTEXT)
+    first = lambda_handler(event, LambdaContext())
+    second = lambda_handler(json.loads(json.dumps(event)), LambdaContext())
 
     assert second == first
     assert len(open_meteo.calls) == 1
@@ -117,7 +116,7 @@ def test_a_failing_city_does_not_lose_the_others_and_the_run_fails_then_heals_on
     event = load_event("scheduled-event.json")
 
     with pytest.raises(CitiesFailedError) as error:
-        lambda_handler(event, CONTEXT)
+        lambda_handler(event, LambdaContext())
 
     assert str(error.value) == (
         "run 20261122T030000Z: 1 of 4 cities failed: Nice (hourly variable 'pressure_msl' has 90 values for 96 hours);"
@@ -128,7 +127,7 @@ def test_a_failing_city_does_not_lose_the_others_and_the_run_fails_then_heals_on
     assert boto3.client("dynamodb").scan(TableName=weather_aws.idempotency_table)["Items"] == []
     open_meteo.replace(responses.GET, DEFAULT_FORECAST_API_URL, body=body(FORECAST_4_CITIES))
 
-    manifest = lambda_handler(event, CONTEXT)
+    manifest = lambda_handler(event, LambdaContext())
 
     assert [city["status"] for city in manifest["cities"]] == ["ok"] * 4
     assert sorted(landed(weather_aws.bucket)) == sorted(KEYS)
@@ -160,7 +159,7 @@ def test_an_unusable_answer_writes_nothing_and_fails_every_city(
         open_meteo.get(DEFAULT_FORECAST_API_URL, **reply)
 
     with pytest.raises(CitiesFailedError, match="run 20261122T030000Z: all 4 cities failed: ") as error:
-        lambda_handler(load_event("scheduled-event.json"), CONTEXT)
+        lambda_handler(load_event("scheduled-event.json"), LambdaContext())
 
     assert reason in str(error.value)
     assert landed(weather_aws.bucket) == {}
@@ -173,7 +172,7 @@ def test_an_event_without_id_and_time_is_refused_before_any_request(
     weather_aws: LocalStack, open_meteo: responses.RequestsMock
 ) -> None:
     with pytest.raises(IdempotencyKeyError):
-        lambda_handler({"detail": {}}, CONTEXT)
+        lambda_handler({"detail": {}}, LambdaContext())
 
     assert len(open_meteo.calls) == 0
 
@@ -187,6 +186,6 @@ def test_a_bad_city_configuration_fails_the_invocation_with_the_entry_named(
     with pytest.raises(
         SettingsError, match=r"WEATHER_CITIES.*entry 2 'Lyon:45.7640': expected Name:latitude:longitude"
     ):
-        lambda_handler(load_event("scheduled-event.json"), CONTEXT)
+        lambda_handler(load_event("scheduled-event.json"), LambdaContext())
 
     assert len(open_meteo.calls) == 0
