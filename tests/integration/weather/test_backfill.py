@@ -46,22 +46,17 @@ def archive_reply(mock: responses.RequestsMock, day: str, **reply: Any) -> None:
     mock.get(DEFAULT_ARCHIVE_API_URL, match=[matchers.query_param_matcher(query, strict_match=False)], **reply)
 
 
+def two_daily_chunks_into(bucket: str) -> list[str]:
+    """`lakepipe backfill` arguments for 2024-11-01..02, one chunk a day, into ``bucket``."""
+    return ["backfill", "--start", "2024-11-01", "--end", "2024-11-02", "--chunk-days", "1", "--bucket", bucket]
+
+
 def test_daily_chunks_land_in_the_scheduled_layout_then_a_rerun_skips_them(
     weather_aws: LocalStack, open_meteo: responses.RequestsMock, capsys: pytest.CaptureFixture[str]
 ) -> None:
     archive_reply(open_meteo, "2024-11-01", body=archive_day(0))
     archive_reply(open_meteo, "2024-11-02", body=archive_day(1))
-    argv = [
-        "backfill",
-        "--start",
-        "2024-11-01",
-        "--end",
-        "2024-11-02",
-        "--chunk-days",
-        "1",
-        "--bucket",
-        weather_aws.bucket,
-    ]
+    argv = two_daily_chunks_into(weather_aws.bucket)
 
     assert run_cli(argv) == 0
 
@@ -84,17 +79,7 @@ def test_daily_chunks_land_in_the_scheduled_layout_then_a_rerun_skips_them(
 def test_an_interrupted_backfill_resumes_where_it_failed(
     weather_aws: LocalStack, open_meteo: responses.RequestsMock, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = [
-        "backfill",
-        "--start",
-        "2024-11-01",
-        "--end",
-        "2024-11-02",
-        "--chunk-days",
-        "1",
-        "--bucket",
-        weather_aws.bucket,
-    ]
+    argv = two_daily_chunks_into(weather_aws.bucket)
     archive_reply(open_meteo, "2024-11-01", body=archive_day(0))
     for _ in range(2):  # OPEN_METEO_MAX_ATTEMPTS=2
         archive_reply(open_meteo, "2024-11-02", status=502, body="Bad Gateway")
