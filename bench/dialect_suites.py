@@ -28,11 +28,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 # lakepipe's API, used by lakepipe_detect() only
 from lakepipe.domain.csv.convert import convert_csv
-from lakepipe.domain.csv.dialect import decompressed, read_exactly, sniff
+from lakepipe.domain.csv.detection import read_sample, sniff
+from lakepipe.domain.csv.dialect import decompressed
 from lakepipe.domain.csv.errors import HeaderOnlyFileError
 from lakepipe.domain.csv.naming import column_names_for
 from lakepipe.domain.csv.schema import CatalogColumn, TableContract, plan_conversion
@@ -58,7 +60,7 @@ class Detection:
 # ---------------------------------------------------------------------------------------------------------------
 # The lakepipe adapter: the only code here that knows lakepipe's API. Update it when the CSV domain API changes.
 # ---------------------------------------------------------------------------------------------------------------
-LAKEPIPE_IMPORT = "import lakepipe.domain.csv.dialect, lakepipe.domain.csv.convert, lakepipe.domain.csv.schema"
+LAKEPIPE_IMPORT = "import lakepipe.domain.csv.detection, lakepipe.domain.csv.convert, lakepipe.domain.csv.schema"
 
 
 def lakepipe_detect(data: bytes) -> Detection:
@@ -67,7 +69,7 @@ def lakepipe_detect(data: bytes) -> Detection:
     location = "s3://lake/database/bench/"
     started = time.perf_counter()
     stream, compression = decompressed(io.BytesIO(data))
-    sample = read_exactly(stream, sample_bytes + 1)
+    sample = read_sample(stream, sample_bytes)
     refused = None
     try:
         sampled = sniff(sample, complete=len(sample) <= sample_bytes, compression=compression)
@@ -81,13 +83,14 @@ def lakepipe_detect(data: bytes) -> Detection:
     detection = Detection(
         delimiter=dialect.delimiter,
         quotechar=dialect.quote_char,
-        escapechar=None,  # today's Dialect has no escape character
+        escapechar=dialect.escape_char,
         has_header=dialect.has_header,
         detect_seconds=detect_seconds,
         refused=refused,
     )
     if refused:
-        detection.records = []  # nothing is converted
+        # Nothing is converted (an empty table is no table), but the one record was read, as a header.
+        detection.records = [list(sampled.header)] if dialect.has_header else []
         return detection
     # A contract of string columns keeps every value as written (no type inference rewrites "1.50" as 1.5).
     names = column_names_for(sampled.header)
@@ -96,12 +99,12 @@ def lakepipe_detect(data: bytes) -> Detection:
     sink = io.BytesIO()
 
     class Discard:
-        def write(self, row: object) -> None:
-            pass  # rejected rows are simply absent from the records
+        def write(self, records: object) -> None:
+            pass  # quarantined records are simply absent from the records
 
     def records() -> list[list[str]]:
         convert_csv(stream, plan, sink, Discard(), already_read=sample)
-        table = pq.read_table(io.BytesIO(sink.getvalue()))
+        table = pq.ParquetFile(pa.BufferReader(sink.getvalue())).read(use_threads=False)  # arrow#33975
         rows = [["" if value is None else str(value) for value in row.values()] for row in table.to_pylist()]
         return ([list(sampled.header)] if dialect.has_header else []) + rows
 

@@ -30,6 +30,7 @@ import boto3
 from rich.console import Console
 from rich.table import Table
 
+from lakepipe.domain.csv.quarantine import read_quarantine
 from lakepipe_cli.lambda_runtime import function_environment, invoke
 from lakepipe_cli.local_aws import LocalStack, local_aws_environment, moto_server, provision_from_template
 from lakepipe_cli.local_states import LocalStateMachine, StatesError, substitute
@@ -211,15 +212,15 @@ def _csv_stage(stack: LocalStack, result: DemoResult, log_file: TextIO, console:
 
 
 def _quarantined_lines(stack: LocalStack, summary_key: str | None) -> tuple[int, ...]:
-    """Source line numbers of the rejected rows the function wrote under quarantine/ (summary → rows file)."""
+    """Source line numbers of the records the function quarantined (summary → Parquet file of records)."""
     if not summary_key:
         return ()
     s3 = boto3.client("s3")
     summary = json.loads(s3.get_object(Bucket=stack.bucket, Key=summary_key)["Body"].read())
-    if not summary.get("rejected_rows_key"):
+    if not summary.get("quarantined_records_key"):
         return ()
-    rows = s3.get_object(Bucket=stack.bucket, Key=summary["rejected_rows_key"])["Body"].read()
-    return tuple(sorted(json.loads(line)["line"] for line in rows.splitlines() if line.strip()))
+    rows = s3.get_object(Bucket=stack.bucket, Key=summary["quarantined_records_key"])["Body"].read()
+    return tuple(sorted(record["line"] for record in read_quarantine(rows)))
 
 
 def _object_versions(stack: LocalStack, prefix: str) -> list[tuple[str, str]]:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 from functools import partial
 from typing import Any
 from urllib.parse import quote_plus
 
 import boto3
 
+from lakepipe.domain.csv.quarantine import read_quarantine
 from lakepipe_cli.lambda_runtime import LocalLambdaContext
 from tests.conftest import load_event
 
@@ -46,6 +48,15 @@ def s3_put_event(*objects: dict[str, Any]) -> dict[str, Any]:
             s3_object["versionId"] = described["version_id"]
         records.append(record)
     return {"Records": records}
+
+
+def quarantined_records(bucket: str, report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The records a conversion quarantined: its summary names the Parquet file that holds them."""
+    s3 = boto3.client("s3")
+    summary = json.loads(s3.get_object(Bucket=bucket, Key=report["quarantine_key"])["Body"].read())
+    if not summary.get("quarantined_records_key"):
+        return []
+    return read_quarantine(s3.get_object(Bucket=bucket, Key=summary["quarantined_records_key"])["Body"].read())
 
 
 def keys_under(bucket: str, prefix: str) -> list[str]:

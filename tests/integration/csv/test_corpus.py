@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import io
+import gzip
 import json
 
 import boto3
-import pyarrow.parquet as pq
 import pytest
 
+from lakepipe.domain.csv.quarantine import read_quarantine
 from lakepipe.handlers.csv_to_parquet import lambda_handler
 from lakepipe_cli.local_aws import LocalStack
 from tests.fixtures.csv.corpus import CORPUS, CORPUS_SAMPLE_BYTES, CorpusCase
 from tests.integration.csv.s3_events import LambdaContext, keys_under, put_object, s3_put_event
+from tests.parquet import read_parquet
 
 pytestmark = pytest.mark.integration
 
@@ -39,13 +40,17 @@ def test_corpus_file(local_aws: LocalStack, monkeypatch: pytest.MonkeyPatch, cas
     assert (report["rows_out"], report["rows_quarantined"]) == (case.rows_out, case.rows_quarantined)
     assert keys_under(local_aws.bucket, "tmp/") == []
     if case.rows_quarantined:
-        rows_key = report["quarantine_key"].replace("summary.json", "rejected_rows.jsonl")
-        rejected = [
-            json.loads(line) for line in s3.get_object(Bucket=local_aws.bucket, Key=rows_key)["Body"].iter_lines()
-        ]
+        summary = json.loads(s3.get_object(Bucket=local_aws.bucket, Key=report["quarantine_key"])["Body"].read())
+        records_file = s3.get_object(Bucket=local_aws.bucket, Key=summary["quarantined_records_key"])["Body"].read()
+        rejected = read_quarantine(records_file)
         assert tuple(row["line"] for row in rejected) == (case.rejected_lines or tuple(row["line"] for row in rejected))
         for row, fragment in zip(rejected, case.reasons, strict=False):
             assert fragment in row["reason"]
+        # And each record is exactly the source's bytes at its offset (the decompressed source, for .gz)
+        source = gzip.decompress(case.body) if case.body[:2] == b"\x1f\x8b" else case.body
+        for row in rejected:
+            raw = source[row["byte_offset"] : row["byte_offset"] + row["byte_length"]]
+            assert raw.decode("utf-8", "replace").rstrip("\r\n").startswith(row["raw_preview"][:50])
     if case.status == "rejected":
         assert keys_under(local_aws.bucket, "database/") == []
         summary = json.loads(s3.get_object(Bucket=local_aws.bucket, Key=report["quarantine_key"])["Body"].read())
@@ -55,7 +60,7 @@ def test_corpus_file(local_aws: LocalStack, monkeypatch: pytest.MonkeyPatch, cas
 
     assert keys_under(local_aws.bucket, "database/") == [report["output_key"]]
     body = s3.get_object(Bucket=local_aws.bucket, Key=report["output_key"])["Body"].read()
-    table = pq.read_table(io.BytesIO(body))
+    table = read_parquet(body)
     assert table.num_rows == case.rows_out
     columns = boto3.client("glue").get_table(DatabaseName=local_aws.database, Name=report["dataset"])["Table"]
     declared = {column["Name"]: column["Type"] for column in columns["StorageDescriptor"]["Columns"]}

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 from typing import Any
 
 import boto3
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from botocore.exceptions import ClientError
 
@@ -17,15 +15,16 @@ from lakepipe.adapters.glue_catalog import GlueCatalog
 from lakepipe.handlers.csv_to_parquet import RecordsFailedError, lambda_handler
 from lakepipe_cli.local_aws import LocalStack
 from tests.conftest import REPO_ROOT, load_event
-from tests.integration.csv.s3_events import LambdaContext, keys_under, put_object, s3_put_event
+from tests.integration.csv.s3_events import LambdaContext, keys_under, put_object, quarantined_records, s3_put_event
+from tests.parquet import read_parquet
 
 pytestmark = pytest.mark.integration
 
 USERS_CSV = (REPO_ROOT / "tests" / "fixtures" / "csv" / "users.csv").read_bytes()
 
 
-def read_parquet(bucket: str, key: str) -> pa.Table:
-    return pq.read_table(io.BytesIO(boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()))
+def read_output(bucket: str, key: str) -> pa.Table:
+    return read_parquet(boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
 def versions_of(bucket: str, key: str) -> int:
@@ -61,7 +60,7 @@ def test_the_event_file_converts_users_csv_into_parquet_and_a_glue_table(local_a
     assert (report["rows_in"], report["rows_out"], report["rows_quarantined"]) == (5, 5, 0)
     assert keys_under(local_aws.bucket, "database/") == [report["output_key"]]
     assert report["output_key"].startswith("database/users/users-")
-    table = read_parquet(local_aws.bucket, report["output_key"])
+    table = read_output(local_aws.bucket, report["output_key"])
     assert table.num_rows == 5
     assert table.slice(2, 1).to_pylist() == [
         {
@@ -127,7 +126,7 @@ def test_every_record_of_an_event_is_converted_with_its_key_url_decoded(local_aw
     outputs = keys_under(local_aws.bucket, "database/ventes_ete/")
     assert len(outputs) == 2
     totals = sorted(
-        value for key in outputs for value in read_parquet(local_aws.bucket, key).column("total").to_pylist()
+        value for key in outputs for value in read_output(local_aws.bucket, key).column("total").to_pylist()
     )
     assert totals == [1.25, 7.0, 12.5]
     assert {
@@ -184,7 +183,7 @@ def test_an_older_version_is_skipped_when_a_newer_one_exists(local_aws: LocalSta
     assert stale["status"] == "superseded"
     assert second["version_id"] in stale["reason"]
     assert fresh["status"] == "converted"
-    assert read_parquet(local_aws.bucket, fresh["output_key"]).num_rows == 6
+    assert read_output(local_aws.bucket, fresh["output_key"]).num_rows == 6
 
 
 def test_the_glue_table_is_the_contract_and_new_columns_are_added(local_aws: LocalStack) -> None:
@@ -204,16 +203,24 @@ def test_the_glue_table_is_the_contract_and_new_columns_are_added(local_aws: Loc
         ("name", "string"),
         ("email", "string"),
     ]
-    assert read_parquet(local_aws.bucket, report["output_key"]).to_pylist() == [
+    assert read_output(local_aws.bucket, report["output_key"]).to_pylist() == [
         {"id": 3, "name": "Cy", "email": "cy@example.com"},
         {"id": 5, "name": "Ed", "email": None},
     ]
-    rejected = boto3.client("s3").get_object(
-        Bucket=local_aws.bucket, Key=report["quarantine_key"].replace("summary.json", "rejected_rows.jsonl")
-    )
-    assert [json.loads(line) for line in rejected["Body"].read().splitlines()] == [
-        {"line": 3, "reason": "column 'id' (bigint): invalid value 'four'", "raw": "four,Di,di@example.com"}
-    ]
+    (rejected,) = quarantined_records(local_aws.bucket, report)
+    assert rejected == {
+        "dataset": "people",
+        "source_key": "input/people/2026.csv",
+        "source_version_id": report["version_id"],
+        "line": 3,
+        "byte_offset": len(b"id,name,email\n3,Cy,cy@example.com\n"),
+        "byte_length": len(b"four,Di,di@example.com\n"),
+        "reason_code": "invalid_value",
+        "reason": "column 'id' (bigint): invalid value 'four'",
+        "column": "id",
+        "value": "four",
+        "raw_preview": "four,Di,di@example.com",
+    }
     summary = json.loads(
         boto3.client("s3").get_object(Bucket=local_aws.bucket, Key=report["quarantine_key"])["Body"].read()
     )
@@ -292,4 +299,4 @@ def test_a_failed_record_fails_the_invocation_and_the_retry_redoes_only_that_rec
     assert [report["status"] for report in result["records"]] == ["converted", "converted"]
     alpha, beta = (report["output_key"] for report in result["records"])
     assert versions_of(local_aws.bucket, alpha) == 1
-    assert read_parquet(local_aws.bucket, beta).column("b").to_pylist() == [2]
+    assert read_output(local_aws.bucket, beta).column("b").to_pylist() == [2]

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import boto3
 import pytest
 
 from lakepipe.handlers.csv_to_parquet import lambda_handler
 from lakepipe_cli.local_aws import LocalStack
 from lakepipe_cli.sample_csv import sample_csv_files, write_sample_csvs
-from tests.integration.csv.s3_events import LambdaContext, put_object, s3_put_event
+from tests.integration.csv.s3_events import LambdaContext, put_object, quarantined_records, s3_put_event
 
 pytestmark = pytest.mark.integration
 
@@ -33,14 +31,12 @@ def test_every_sample_converts_with_its_bad_rows_quarantined(local_aws: LocalSta
     reports = lambda_handler(event, LambdaContext())["records"]
 
     # Then each gives its good rows, and its bad rows with their exact source lines
-    s3 = boto3.client("s3")
     for sample, report in zip(samples, reports, strict=True):
         assert report["status"] == "converted", sample.key
         assert report["dataset"] == sample.dataset
         assert (report["rows_out"], report["rows_quarantined"]) == (sample.good_rows, len(sample.bad_lines))
-        rows_key = report["quarantine_key"].replace("summary.json", "rejected_rows.jsonl")
-        rejected = s3.get_object(Bucket=local_aws.bucket, Key=rows_key)["Body"].iter_lines()
-        assert tuple(json.loads(line)["line"] for line in rejected) == sample.bad_lines
+        rejected = quarantined_records(local_aws.bucket, report)
+        assert tuple(record["line"] for record in rejected) == sample.bad_lines
     glue = boto3.client("glue")
     columns = glue.get_table(DatabaseName=local_aws.database, Name="ventes")["Table"]["StorageDescriptor"]["Columns"]
     assert [(column["Name"], column["Type"]) for column in columns] == [

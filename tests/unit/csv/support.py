@@ -6,30 +6,53 @@ import io
 from dataclasses import dataclass
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from lakepipe.domain.csv.convert import ConversionCounts, ConversionTuning, RejectedRow, convert_csv
-from lakepipe.domain.csv.dialect import decompressed, read_exactly, sniff
+from lakepipe.domain.csv.convert import ConversionLimits, ConversionOutcome, ConversionTuning, convert_csv
+from lakepipe.domain.csv.detection import read_sample, sniff
+from lakepipe.domain.csv.dialect import decompressed
 from lakepipe.domain.csv.schema import ConversionPlan, TableContract, plan_conversion
+from tests.parquet import read_parquet
 
 LOCATION = "s3://lake/database/dataset/"
-# Tiny blocks and pieces, so a few kilobytes exercise block boundaries, the careful path and row groups.
-SMALL_TUNING = ConversionTuning(
-    block_bytes=2048, careful_piece_bytes=512, row_group_rows=100, row_group_bytes=1 << 20, workers=2
-)
+# Tiny blocks, so a few kilobytes exercise block boundaries, the careful path and row groups.
+SMALL_TUNING = ConversionTuning(block_bytes=2048, row_group_rows=100, row_group_bytes=1 << 20, workers=2)
+
+
+class CollectedQuarantine:
+    """Quarantined records kept in memory, as the conversion hands them over."""
+
+    def __init__(self) -> None:
+        self.tables: list[pa.Table] = []
+
+    def write(self, records: pa.Table) -> None:
+        self.tables.append(records)
+
+    @property
+    def records(self) -> list[dict[str, object]]:
+        return [row for table in self.tables for row in table.to_pylist()]
 
 
 @dataclass
 class Converted:
     table: pa.Table
-    rejected: list[RejectedRow]
-    counts: ConversionCounts
+    quarantine: CollectedQuarantine
+    outcome: ConversionOutcome
     plan: ConversionPlan
     parquet: bytes
+    body: bytes  # the decompressed source
+
+    @property
+    def rejected(self) -> list[dict[str, object]]:
+        return self.quarantine.records
 
     @property
     def rejected_lines(self) -> list[int]:
-        return [row.line for row in self.rejected]
+        return [int(record["line"]) for record in self.rejected]  # type: ignore[call-overload]
+
+    def raw_of(self, record: dict[str, object]) -> bytes:
+        """The full raw bytes of a quarantined record, fetched from the source by its offset and length."""
+        offset, length = int(record["byte_offset"]), int(record["byte_length"])  # type: ignore[call-overload]
+        return self.body[offset : offset + length]
 
 
 def convert_bytes(
@@ -37,20 +60,17 @@ def convert_bytes(
     *,
     contract: TableContract | None = None,
     tuning: ConversionTuning = SMALL_TUNING,
+    limits: ConversionLimits | None = None,
     sample_bytes: int = 1 << 20,
 ) -> Converted:
     """Sniff, plan and convert ``body`` exactly as the pipeline does, into an in-memory Parquet file."""
     stream, compression = decompressed(io.BytesIO(body))
-    sample = read_exactly(stream, sample_bytes + 1)
+    sample = read_sample(stream, sample_bytes)
     sampled = sniff(sample, complete=len(sample) <= sample_bytes, compression=compression)
     plan = plan_conversion(sampled, contract, LOCATION)
     sink = io.BytesIO()
-    rejected: list[RejectedRow] = []
-
-    class Collect:
-        def write(self, row: RejectedRow) -> None:
-            rejected.append(row)
-
-    counts = convert_csv(stream, plan, sink, Collect(), already_read=sample, tuning=tuning)
+    quarantine = CollectedQuarantine()
+    outcome = convert_csv(stream, plan, sink, quarantine, already_read=sample, tuning=tuning, limits=limits)
     parquet = sink.getvalue()
-    return Converted(pq.read_table(io.BytesIO(parquet)), rejected, counts, plan, parquet)
+    source, _ = decompressed(io.BytesIO(body))
+    return Converted(read_parquet(parquet), quarantine, outcome, plan, parquet, source.read())

@@ -17,9 +17,9 @@ def test_a_file_at_the_top_of_the_prefix_is_its_own_dataset() -> None:
     assert layout.dataset_prefix == "database/users/"
     assert layout.output_key.startswith("database/users/users-")
     assert layout.output_key.endswith(".parquet")
-    assert layout.quarantine_rows_key.startswith("quarantine/users/users-")
-    assert layout.quarantine_rows_key.endswith("/rejected_rows.jsonl")
-    assert layout.quarantine_summary_key == layout.quarantine_prefix + "summary.json"
+    object_name = layout.output_key.removeprefix("database/users/").removesuffix(".parquet")
+    assert layout.quarantine_rows_key == f"quarantine/rows/users/{object_name}.parquet"
+    assert layout.quarantine_summary_key == f"quarantine/summaries/users/{object_name}.json"
 
 
 def test_a_file_in_a_folder_belongs_to_the_folders_dataset() -> None:
@@ -69,6 +69,7 @@ def test_every_output_key_stays_in_its_prefix_and_out_of_the_input(name: str) ->
     layout = layout_for(f"input/{name}", "input/")
 
     assert layout.output_key.startswith(f"database/{layout.dataset}/")
-    assert layout.quarantine_rows_key.startswith(f"quarantine/{layout.dataset}/")
+    assert layout.quarantine_rows_key.startswith(f"quarantine/rows/{layout.dataset}/")
+    assert layout.quarantine_summary_key.startswith(f"quarantine/summaries/{layout.dataset}/")
     assert "/" not in layout.output_key.removeprefix(layout.dataset_prefix)
     assert not layout.output_key.startswith("input/")

@@ -1,51 +1,65 @@
-"""Streaming CSV → Parquet in bounded memory: a fast typed path, and a careful path only where a block fails.
+"""Streaming CSV → Parquet in bounded memory, with every source record accounted for.
 
-The fast path hands ~4 MB blocks of whole records to pyarrow's CSV reader with every column type given (no
-inference: 1.3 times faster, and a block cannot change a column's type), and collects the tables into row
-groups of up to a million rows (or 64 MB of Arrow memory) for ``ParquetWriter`` (zstd). Blocks are parsed on a
-thread pool while the previous row group is written, so a second core overlaps parsing and writing; on one
-core it degrades to sequential at no measurable cost.
+Blocks of whole records (:mod:`.chunking`, ~4 MB) go to pyarrow's CSV reader with every column type given, on a
+thread pool, and the tables are collected into row groups of up to a million rows for ``ParquetWriter`` (zstd).
 
-When pyarrow refuses a block (a ragged row, a value that does not fit its column, bytes that are not UTF-8),
-only that block is re-read in smaller pieces, and only a failing piece goes row by row through Python's csv
-module, which knows each record's physical line number (quoted newlines included). Rows it accepts are parsed
-by pyarrow again, with the same options, so a value converts identically on both paths; rows it refuses go to
-the reject sink with their line, the reason and the raw text. Every row read is either written or rejected:
-``rows_in == rows_out + rows_quarantined``.
+Trust nothing the value parser says about structure: a block is accepted on the fast path only when pyarrow
+returns exactly one row per physical line and the block has nothing that could make those differ (blank or
+comment lines, carriage returns, NUL bytes); otherwise the record grammar (:mod:`.records`) lays the block out
+record by record, and each record is converted, quarantined with its reason, or skipped (blank, comment). The
+careful path is vectorised: field counts come from numpy over the bytes, records with the wrong number of fields
+(or an unterminated quote, a NUL byte, invalid bytes, a record over the size limit) are cut out of the buffer,
+and pyarrow parses the rest in one call. A column that refuses its type is read as text from then on and
+converted in bulk (:mod:`.typed_columns`), so a few bad values per block cost little more than a clean block.
+
+The :class:`~.accounting.Ledger` must balance at the end (bytes read = bytes accounted for; records found = rows
+written + records quarantined, rows written counted from the Parquet footer), or the conversion fails.
 """
 
 from __future__ import annotations
 
 import codecs
 import contextlib
-import csv
-import io
-import json
 import os
 import re
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
-from typing import IO, Any, Protocol
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from lakepipe.domain.csv.boundaries import first_record_end
-from lakepipe.domain.csv.chunking import Block, iter_blocks
-from lakepipe.domain.csv.column_types import FALSE_VALUES, NULL_VALUES, TRUE_VALUES, validator_for
-from lakepipe.domain.csv.dialect import UTF8_BOM, BinaryReader, csv_reader, read_exactly
-from lakepipe.domain.csv.errors import HeaderTooLongError
+from lakepipe.domain.csv.accounting import Ledger, ReconciliationError
+from lakepipe.domain.csv.chunking import PREVIEW_BYTES, Block, Blocks, Drain, OversizedLine
+from lakepipe.domain.csv.column_types import FALSE_VALUES, NULL_VALUES, TRUE_VALUES
+from lakepipe.domain.csv.dialect import BinaryReader
+from lakepipe.domain.csv.errors import DecompressedTooLargeError, TooManyRejectsError
+from lakepipe.domain.csv.records import (
+    DEFAULT_MAX_RECORD_BYTES,
+    DEFAULT_MAX_RECORD_LINES,
+    RecordGrammar,
+    RecordKind,
+    RecordLayout,
+    field_counts,
+    plain_layout,
+    split_records,
+)
 from lakepipe.domain.csv.schema import ConversionPlan
+from lakepipe.domain.csv.typed_columns import to_type
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 _MAX_REASON_CHARS = 500
-_MAX_RAW_CHARS = 65536
+_MAX_VALUE_CHARS = 256
 _ARROW_COLUMN_ERROR = re.compile(r"In CSV column #(\d+): (?:Row #\d+: )?(.*)", re.DOTALL)
-_UNDECODABLE = re.compile("[\udc80-\udcff]")
-_HEADER_READ_BYTES = 65536
-_MAX_HEADER_BYTES = 16 * 1024 * 1024
+_INVALID_UTF8 = "invalid UTF8"
 
 
 def _latin_1_fallback(error: UnicodeError) -> tuple[str, int]:
@@ -62,7 +76,6 @@ class ConversionTuning:
     """Sizes measured on the benchmark (bench/csv_to_parquet.py); see PERFORMANCE-NOTES for the reasons."""
 
     block_bytes: int = 4 * 1024 * 1024
-    careful_piece_bytes: int = 256 * 1024
     row_group_rows: int = 1_000_000
     # ~650k rows of a 12-column weather file: inside the 0.5-1M rows that keep files compact, and small enough
     # that memory reaches its plateau within the first 100 MB of input (one group filling, one being written).
@@ -73,68 +86,101 @@ class ConversionTuning:
 
 
 @dataclass(frozen=True)
-class RejectedRow:
-    """A source row that was not converted: where it was, why, and its text."""
+class ConversionLimits:
+    """What one file may do; past a limit the record is quarantined, or the file is rejected (never published)."""
 
-    line: int
-    reason: str
-    raw: str
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+    max_record_lines: int = DEFAULT_MAX_RECORD_LINES
+    max_quarantined_bytes: int = 256 * 1024 * 1024
+    max_decompressed_bytes: int | None = None
 
 
-class RejectSink(Protocol):
-    def write(self, row: RejectedRow) -> None: ...
+class QuarantineReason(StrEnum):
+    """Why a record was quarantined (the ``reason_code`` column)."""
+
+    FIELD_COUNT = "field_count"
+    INVALID_VALUE = "invalid_value"
+    UNTERMINATED_QUOTE = "unterminated_quote"
+    RECORD_TOO_LONG = "record_too_long"
+    NUL_BYTE = "nul_byte"
+    INVALID_ENCODING = "invalid_encoding"
+
+
+_REASON_BY_CODE = list(QuarantineReason)
+_CODE = {reason: index + 1 for index, reason in enumerate(_REASON_BY_CODE)}  # 0: not quarantined
+
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        pa.field("line", pa.int64(), nullable=False),
+        pa.field("byte_offset", pa.int64(), nullable=False),
+        pa.field("byte_length", pa.int64(), nullable=False),
+        pa.field("reason_code", pa.string(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("column", pa.string()),
+        pa.field("value", pa.string()),
+        pa.field("raw_preview", pa.string(), nullable=False),
+    ]
+)
+
+
+class QuarantineSink(Protocol):
+    """Where quarantined records go, a table of :data:`QUARANTINE_SCHEMA` at a time, in source order."""
+
+    def write(self, records: pa.Table) -> None: ...
 
 
 @dataclass
-class ConversionCounts:
-    """What one conversion read and wrote."""
+class ConversionOutcome:
+    """What one conversion read, wrote and quarantined, and where its bytes went."""
 
-    rows_in: int = 0
-    rows_out: int = 0
-    rows_quarantined: int = 0
-    bytes_read: int = 0
+    ledger: Ledger = field(default_factory=Ledger)
     blocks: int = 0
     careful_blocks: int = 0
     row_groups: int = 0
+    # Columns that refused their type somewhere and were converted from text from then on.
+    text_read_columns: list[str] = field(default_factory=list)
+    exact_from_offset: int | None = None  # where the chunker had to switch to the grammar (None: never)
+
+    @property
+    def rows_in(self) -> int:
+        return self.ledger.rows_in
+
+    @property
+    def rows_out(self) -> int:
+        return self.ledger.rows_written
+
+    @property
+    def rows_quarantined(self) -> int:
+        return self.ledger.rows_quarantined
+
+    @property
+    def bytes_read(self) -> int:
+        return self.ledger.bytes_read
 
 
 @dataclass
 class _BlockResult:
     tables: list[pa.Table] = field(default_factory=list)
-    # Lines of rejected rows count from the block's first line (0); the consumer, who reads blocks in order,
-    # adds where the block starts, so the newline count of each block runs on the parsing threads.
-    rejects: list[RejectedRow] = field(default_factory=list)
-    rows_in: int = 0
-    newlines: int = 0
+    quarantine: pa.Table | None = None  # lines count from the block's first line (0); the consumer shifts them
+    ledger: Ledger = field(default_factory=Ledger)
+    physical_lines: int = 0
     careful: bool = False
-
-
-class JsonLinesRejects:
-    """Rejected rows as JSON lines, written to a sink opened only when the first row is rejected."""
-
-    def __init__(self, open_sink: Callable[[], IO[bytes]]) -> None:
-        self._open_sink = open_sink
-        self._sink: IO[bytes] | None = None
-
-    def write(self, row: RejectedRow) -> None:
-        if self._sink is None:
-            self._sink = self._open_sink()
-        record = {"line": row.line, "reason": row.reason, "raw": row.raw}
-        self._sink.write(json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n")
-
-    def close(self) -> None:
-        if self._sink is not None and not self._sink.closed:
-            self._sink.close()
+    resplit: bool = False  # the guessed cut is not a record boundary: split again from here with the grammar
 
 
 class _CountingReader:
-    def __init__(self, stream: BinaryReader) -> None:
+    def __init__(self, stream: BinaryReader, limit: int | None) -> None:
         self._stream = stream
+        self._limit = limit
         self.bytes_read = 0
 
     def read(self, size: int = -1, /) -> bytes:
         data = self._stream.read(size)
         self.bytes_read += len(data)
+        if self._limit is not None and self.bytes_read > self._limit:
+            raise DecompressedTooLargeError(
+                f"the file decompresses to more than {self._limit} bytes (the per-file limit); split it"
+            )
         return data
 
 
@@ -146,188 +192,399 @@ def usable_cpus() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-class _BlockConverter:
-    """Turns one block of whole records into Arrow tables of the output schema, plus rejected rows."""
+@dataclass
+class _Verdicts:
+    """Per record of a laid-out block: 0, or the code of the reason it is quarantined, with details."""
 
-    def __init__(self, plan: ConversionPlan, tuning: ConversionTuning) -> None:
+    codes: NDArray[np.int8]
+    details: dict[int, tuple[str, str | None, str | None]] = field(default_factory=dict)  # reason, column, value
+
+
+class _BlockConverter:
+    """Turns one block of whole records into Arrow tables of the output schema, plus quarantined records."""
+
+    def __init__(self, plan: ConversionPlan, limits: ConversionLimits) -> None:
         dialect = plan.dialect
         self._plan = plan
-        self._tuning = tuning
+        self._limits = limits
+        self._grammar = dialect.grammar(
+            max_record_bytes=limits.max_record_bytes, max_record_lines=limits.max_record_lines
+        )
         self._schema = plan.output_schema
         self._width = len(plan.file_columns)
-        self._quote = dialect.quote_char.encode("ascii") if dialect.quote_char else None
-        self._newline = dialect.record_separator
-        self._newline_text = self._newline.decode("ascii")
+        self._encoding = dialect.encoding
         self._transcode = dialect.encoding not in {"utf-8", "utf-8-sig"}
         self._read_options = pacsv.ReadOptions(
-            column_names=list(plan.file_columns), use_threads=False, block_size=2 * tuning.block_bytes
+            column_names=list(plan.file_columns), use_threads=False, block_size=1 << 30
         )
         self._parse_options = pacsv.ParseOptions(
             delimiter=dialect.delimiter,
             quote_char=dialect.quote_char or False,
             double_quote=True,
-            escape_char=False,
+            escape_char=dialect.escape_char or False,
             newlines_in_values=True,
             ignore_empty_lines=True,
         )
-        self._convert_options = pacsv.ConvertOptions(
-            column_types=plan.parse_types,
-            null_values=list(NULL_VALUES),
-            true_values=list(TRUE_VALUES),
-            false_values=list(FALSE_VALUES),
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=True,
-            decimal_point=dialect.decimal_point,
-        )
-        parse_types = plan.parse_types
-        self._validators = [validator_for(parse_types[name], dialect.decimal_point) for name in plan.file_columns]
+        self._parse_types = plan.parse_types
+        # Decimals always go through Arrow's cast, which refuses what the declared precision cannot hold.
+        self._text_columns: set[str] = {name for name, kind in self._parse_types.items() if pa.types.is_decimal(kind)}
+        self._convert_options: dict[frozenset[str], pacsv.ConvertOptions] = {}
         hive_types = {column.name: column.hive_type for column in plan.columns}
-        self._expectations = [f"column {name!r} ({hive_types[name]})" for name in plan.file_columns]
+        self._expectations = {name: f"column {name!r} ({hive_types[name]})" for name in plan.file_columns}
 
-    # ---------------------------------------------------------------------------------------- fast path
-    def parse(self, data: bytes | memoryview) -> pa.Table:
-        """Parse whole records with the plan's types and conform them to the output schema."""
-        table = pacsv.read_csv(
+    @property
+    def grammar(self) -> RecordGrammar:
+        return self._grammar
+
+    @property
+    def text_read_columns(self) -> list[str]:
+        return [name for name in self._plan.file_columns if name in self._text_columns]
+
+    # ----------------------------------------------------------------------------------------------- parsing
+    def _options(self, text_columns: frozenset[str]) -> pacsv.ConvertOptions:
+        options = self._convert_options.get(text_columns)
+        if options is None:
+            types = {name: pa.string() if name in text_columns else kind for name, kind in self._parse_types.items()}
+            options = pacsv.ConvertOptions(
+                column_types=types,
+                null_values=list(NULL_VALUES),
+                true_values=list(TRUE_VALUES),
+                false_values=list(FALSE_VALUES),
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+                decimal_point=self._plan.dialect.decimal_point,
+            )
+            self._convert_options[text_columns] = options
+        return options
+
+    def _parse(self, data: bytes | memoryview, text_columns: frozenset[str]) -> pa.Table:
+        if not data:  # pyarrow refuses an empty buffer; no record, no row
+            types = self._options(text_columns).column_types
+            return pa.table({name: pa.array([], types[name]) for name in self._plan.file_columns})
+        return pacsv.read_csv(
             pa.py_buffer(data),
             read_options=self._read_options,
             parse_options=self._parse_options,
-            convert_options=self._convert_options,
+            convert_options=self._options(text_columns),
         )
+
+    def _utf8(self, data: bytes) -> bytes:
+        if not self._transcode:
+            return data
+        return data.decode(self._encoding, "lakepipe-latin-1-fallback").encode("utf-8")
+
+    # ------------------------------------------------------------------------------------------------- block
+    def convert(self, block: Block) -> _BlockResult:
+        result = self._convert_by_lines(block) if block.layout is None else None
+        if result is None:
+            result = self._convert_by_records(block)
+        return result
+
+    def _lines_are_records(self, data: bytes) -> bool:
+        """Nothing in ``data`` can make pyarrow's rows differ from its physical lines, if they agree in number."""
+        if not data or data[0] == 0x0A or b"\r" in data or b"\n\n" in data or b"\x00" in data:
+            return False
+        comment = self._grammar.comment
+        return comment is None or (data[0] != comment[0] and b"\n" + comment not in data)
+
+    def _convert_by_lines(self, block: Block) -> _BlockResult | None:
+        """The fast path: one parse, accepted when pyarrow's rows are exactly the block's lines."""
+        data = block.data
+        if not self._lines_are_records(data):
+            return None
+        text_columns = frozenset(self._text_columns)
+        try:
+            table = self._parse(self._utf8(data), text_columns)
+        except pa.ArrowInvalid:
+            return None
+        lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+        if table.num_rows != lines:
+            return None  # a quoted line break, or a parser that lost a row: the grammar decides
+        return self._finish(
+            block,
+            table,
+            text_columns=text_columns,
+            layout=None,
+            careful=None,
+            result=_BlockResult(physical_lines=lines),
+        )
+
+    def _convert_by_records(self, block: Block) -> _BlockResult:
+        """The careful path: the grammar lays the block out, and each record is converted or quarantined."""
+        import numpy as np  # noqa: PLC0415
+
+        data = block.data
+        layout = block.layout or split_records(data, self._grammar, final=block.final)
+        if layout.consumed != len(data):
+            return _BlockResult(resplit=True)
+        result = _BlockResult(careful=True, physical_lines=layout.physical_lines)
+        kinds = layout.kinds
+        verdicts = _Verdicts(np.zeros(layout.count, np.int8))
+        verdicts.codes[kinds == RecordKind.UNTERMINATED_QUOTE] = _CODE[QuarantineReason.UNTERMINATED_QUOTE]
+        verdicts.codes[kinds == RecordKind.TOO_LONG] = _CODE[QuarantineReason.RECORD_TOO_LONG]
+        is_data = kinds == RecordKind.DATA
+        widths = field_counts(data, layout, self._grammar)
+        verdicts.codes[is_data & (widths != self._width)] = _CODE[QuarantineReason.FIELD_COUNT]
+        if b"\x00" in data:
+            owners = np.searchsorted(layout.ends, np.flatnonzero(np.frombuffer(data, np.uint8) == 0), side="right")
+            holding = np.zeros(layout.count, bool)
+            holding[owners] = True
+            verdicts.codes[holding & is_data & (verdicts.codes == 0)] = _CODE[QuarantineReason.NUL_BYTE]
+        text_columns = set(self._text_columns)
+        while True:
+            good = is_data & (verdicts.codes == 0)
+            try:
+                table = self._parse(self._utf8(join_records(data, layout, good)), frozenset(text_columns))
+                break
+            except pa.ArrowInvalid as error:
+                self._learn_from(
+                    error, data=data, layout=layout, good=good, verdicts=verdicts, text_columns=text_columns
+                )
+        if table.num_rows != int(good.sum()):
+            raise ReconciliationError(
+                f"block at byte {block.offset}: the value parser returned {table.num_rows} rows for "
+                f"{int(good.sum())} well-formed records"
+            )
+        return self._finish(
+            block,
+            table,
+            text_columns=frozenset(text_columns),
+            layout=layout,
+            careful=(good, verdicts, widths),
+            result=result,
+        )
+
+    def _learn_from(
+        self,
+        error: pa.ArrowInvalid,
+        *,
+        data: bytes,
+        layout: RecordLayout,
+        good: NDArray[np.bool_],
+        verdicts: _Verdicts,
+        text_columns: set[str],
+    ) -> None:
+        """Why pyarrow refused the well-formed records, turned into the next attempt (or a defect)."""
+        message = str(error)
+        match = _ARROW_COLUMN_ERROR.match(message)
+        column = self._plan.file_columns[int(match.group(1))] if match and int(match.group(1)) < self._width else None
+        if _INVALID_UTF8 in message:
+            invalid = _invalid_utf8_records(data, layout, good)
+            if invalid.size:
+                verdicts.codes[invalid] = _CODE[QuarantineReason.INVALID_ENCODING]
+                return
+        elif column is not None and column not in text_columns:
+            text_columns.add(column)
+            self._text_columns.add(column)  # sticky: the next blocks read it as text at once
+            return
+        raise ReconciliationError(f"the value parser refused records the grammar found well-formed: {message}")
+
+    def _finish(
+        self,
+        block: Block,
+        table: pa.Table,
+        *,
+        text_columns: frozenset[str],
+        layout: RecordLayout | None,
+        careful: tuple[NDArray[np.bool_], _Verdicts, NDArray[np.int64]] | None,
+        result: _BlockResult,
+    ) -> _BlockResult:
+        """Convert the text-read columns, quarantine their misfits, conform the rest to the output schema."""
+        import numpy as np  # noqa: PLC0415
+
+        misfit_rows: NDArray[np.bool_] | None = None
+        reasons: dict[int, tuple[str, str | None, str | None]] = {}
+        typed: dict[str, pa.Array] = {}
+        for name in self._plan.file_columns:
+            if name not in text_columns:
+                continue
+            converted = to_type(table.column(name), self._parse_types[name], self._plan.dialect.decimal_point)
+            typed[name] = converted.values
+            if converted.misfit_count:
+                misfits = converted.misfits.to_numpy(zero_copy_only=False)
+                fresh = misfits if misfit_rows is None else misfits & ~misfit_rows
+                texts = table.column(name).to_pylist() if fresh.any() else []
+                for row in np.flatnonzero(fresh).tolist():
+                    value = texts[row]
+                    reasons[row] = (f"{self._expectations[name]}: invalid value {value!r}", name, value)
+                misfit_rows = misfits if misfit_rows is None else misfit_rows | misfits
+        output = self._conform(table, typed)
+        if layout is None and misfit_rows is not None and misfit_rows.any():
+            layout = plain_layout(block.data, final=True)  # the fast path's records are its lines
+        if layout is None:  # the fast path with no misfit: every line a converted row
+            result.tables.append(output)
+            ledger = result.ledger
+            ledger.rows_in = ledger.rows_converted = output.num_rows
+            ledger.bytes_converted = len(block.data)
+            return result
+        if careful is None:
+            good = layout.kinds == RecordKind.DATA
+            verdicts = _Verdicts(np.zeros(layout.count, np.int8))
+            widths = None
+        else:
+            good, verdicts, widths = careful
+        row_records = np.flatnonzero(good)
+        if misfit_rows is not None and misfit_rows.any():
+            for row, details in reasons.items():
+                record = int(row_records[row])
+                verdicts.codes[record] = _CODE[QuarantineReason.INVALID_VALUE]
+                verdicts.details[record] = details
+            output = output.filter(pa.array(~misfit_rows))
+        result.tables.append(output)
+        self._tally(block, layout, verdicts, widths, result, converted_rows=output.num_rows)
+        return result
+
+    def _conform(self, table: pa.Table, typed: dict[str, pa.Array]) -> pa.Table:
         rows = table.num_rows
         arrays = []
         for column in self._plan.columns:
             if not column.in_file:
                 arrays.append(pa.nulls(rows, column.arrow_type))
                 continue
-            values = table.column(column.name)
-            arrays.append(values.cast(column.arrow_type) if column.parse_type != column.arrow_type else values)
+            values = typed[column.name] if column.name in typed else table.column(column.name)
+            arrays.append(values.cast(column.arrow_type) if values.type != column.arrow_type else values)
         return pa.Table.from_arrays(arrays, schema=self._schema)
 
-    def convert(self, block: Block) -> _BlockResult:
-        data: bytes | memoryview = block.view()
-        if self._transcode:
-            data = block.to_bytes().decode(self._plan.dialect.encoding, "lakepipe-latin-1-fallback").encode("utf-8")
-        try:
-            table = self.parse(data)
-        except pa.ArrowInvalid:
-            result = self._convert_carefully(data)
-        else:
-            result = _BlockResult(tables=[table], rows_in=table.num_rows)
-        # Counted on the parsing thread (2.4 GB/s): a blank line or a quoted newline is a line but not a row.
-        result.newlines = block.count(self._newline)
-        return result
+    def _tally(
+        self,
+        block: Block,
+        layout: RecordLayout,
+        verdicts: _Verdicts,
+        widths: NDArray[np.int64] | None,
+        result: _BlockResult,
+        *,
+        converted_rows: int,
+    ) -> None:
+        import numpy as np  # noqa: PLC0415
 
-    # ------------------------------------------------------------------------------------- careful path
-    def _convert_carefully(self, data: bytes | memoryview) -> _BlockResult:
-        result = _BlockResult(careful=True)
-        pieces = iter_blocks(
-            io.BytesIO(data), block_bytes=self._tuning.careful_piece_bytes, quote=self._quote, newline=self._newline
+        kinds = layout.kinds
+        lengths = layout.lengths
+        skipped = (kinds == RecordKind.BLANK) | (kinds == RecordKind.COMMENT)
+        quarantined = verdicts.codes != 0
+        converted = ~skipped & ~quarantined
+        ledger = result.ledger
+        ledger.rows_in = int((~skipped).sum())
+        ledger.rows_converted = int(converted.sum())
+        ledger.rows_quarantined = int(quarantined.sum())
+        ledger.bytes_converted = int(lengths[converted].sum())
+        ledger.bytes_quarantined = int(lengths[quarantined].sum())
+        ledger.bytes_skipped = int(lengths[skipped].sum())
+        ledger.lines_skipped = int(skipped.sum())
+        if ledger.rows_converted != converted_rows:
+            raise ReconciliationError(
+                f"block at byte {block.offset}: {ledger.rows_converted} records to convert, {converted_rows} rows made"
+            )
+        if quarantined.any():
+            result.quarantine = self._quarantine_table(block, layout, verdicts, widths, np.flatnonzero(quarantined))
+
+    def _quarantine_table(
+        self,
+        block: Block,
+        layout: RecordLayout,
+        verdicts: _Verdicts,
+        widths: NDArray[np.int64] | None,
+        records: NDArray[np.int64],
+    ) -> pa.Table:
+        starts, lengths = layout.starts[records], layout.lengths[records]
+        lines = layout.lines_before()[records]
+        codes, texts, columns, values, previews = [], [], [], [], []
+        for record, start, length in zip(records.tolist(), starts.tolist(), lengths.tolist(), strict=True):
+            code = _REASON_BY_CODE[int(verdicts.codes[record]) - 1]
+            reason, column, value = verdicts.details.get(record) or (
+                self._reason(code, record, length, widths),
+                None,
+                None,
+            )
+            codes.append(code.value)
+            texts.append(reason[:_MAX_REASON_CHARS])
+            columns.append(column)
+            values.append(None if value is None else value[:_MAX_VALUE_CHARS])
+            previews.append(self._preview(block.data[start : start + min(length, PREVIEW_BYTES)]))
+        return pa.table(
+            {
+                "line": pa.array(lines, pa.int64()),
+                "byte_offset": pa.array(starts + block.offset, pa.int64()),
+                "byte_length": pa.array(lengths, pa.int64()),
+                "reason_code": pa.array(codes, pa.string()),
+                "reason": pa.array(texts, pa.string()),
+                "column": pa.array(columns, pa.string()),
+                "value": pa.array(values, pa.string()),
+                "raw_preview": pa.array(previews, pa.string()),
+            },
+            schema=QUARANTINE_SCHEMA,
         )
-        piece_line = 0
-        for piece in pieces:
-            piece_bytes = piece.to_bytes()
-            try:
-                table = self.parse(piece_bytes)
-            except pa.ArrowInvalid:
-                self._convert_rows(piece_bytes, piece_line, result)
-            else:
-                result.tables.append(table)
-                result.rows_in += table.num_rows
-            piece_line += piece_bytes.count(self._newline)
-        result.rejects.sort(key=lambda row: row.line)  # validation and bisection reject in two passes
+
+    def _reason(self, code: QuarantineReason, record: int, length: int, widths: NDArray[np.int64] | None) -> str:
+        limits = self._limits
+        if code is QuarantineReason.FIELD_COUNT:
+            found = int(widths[record]) if widths is not None else "another number of"
+            return f"expected {self._width} fields, found {found}"
+        if code is QuarantineReason.UNTERMINATED_QUOTE:
+            return (
+                f"a quoted field opens on this line and does not close within {limits.max_record_lines} lines or "
+                f"{limits.max_record_bytes} bytes, or before the end of the file; the record is taken to end here"
+            )
+        if code is QuarantineReason.RECORD_TOO_LONG:
+            return f"a record of {length} bytes, over the {limits.max_record_bytes}-byte limit"
+        if code is QuarantineReason.NUL_BYTE:
+            return "a NUL byte (0x00) inside the record"
+        if code is QuarantineReason.INVALID_ENCODING:
+            return f"bytes that are not valid {self._encoding}"
+        return code.value
+
+    def _preview(self, raw: bytes) -> str:
+        text = raw.decode(self._encoding if self._transcode else "utf-8", "replace")
+        return text.rstrip("\r\n").replace("\x00", "\ufffd")
+
+    def oversized(self, line: OversizedLine) -> _BlockResult:
+        """A physical line streamed past (:class:`.chunking.OversizedLine`): one quarantined record."""
+        result = _BlockResult(careful=True, physical_lines=1)
+        ledger = result.ledger
+        ledger.rows_in = ledger.rows_quarantined = 1
+        ledger.bytes_quarantined = line.length
+        result.quarantine = pa.table(
+            {
+                "line": pa.array([0], pa.int64()),
+                "byte_offset": pa.array([line.offset], pa.int64()),
+                "byte_length": pa.array([line.length], pa.int64()),
+                "reason_code": [QuarantineReason.RECORD_TOO_LONG.value],
+                "reason": [f"a line of {line.length} bytes, over the {self._limits.max_record_bytes}-byte limit"],
+                "column": pa.array([None], pa.string()),
+                "value": pa.array([None], pa.string()),
+                "raw_preview": [self._preview(line.head)],
+            },
+            schema=QUARANTINE_SCHEMA,
+        )
         return result
 
-    def _convert_rows(self, data: bytes, first_line: int, result: _BlockResult) -> None:
-        """Row by row: Python's csv module splits records (and knows their lines), values are validated
-        column by column, and the rows that pass are parsed by pyarrow like any other block."""
-        text = data.decode("utf-8", errors="surrogateescape")
-        undecodable = _UNDECODABLE.search(text) is not None
-        lines = io.StringIO(text, newline="").readlines()
-        csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
-        dialect = self._plan.dialect
-        reader = csv_reader(iter(lines), dialect.delimiter, dialect.quote_char)
-        well_formed: list[tuple[int, str]] = []
-        fields: list[list[str]] = []
-        line, consumed = first_line, 0
-        while True:
-            record: list[str] | None
-            try:
-                record = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as error:
-                record, unreadable = None, f"unreadable CSV record: {error}"
-            raw = lines[consumed] if reader.line_num == consumed + 1 else "".join(lines[consumed : reader.line_num])
-            consumed = reader.line_num
-            start_line, line = line, line + raw.count(self._newline_text)
-            if record == []:
-                continue  # a blank line is no row (pyarrow skips them too)
-            result.rows_in += 1
-            if record is None:
-                result.rejects.append(_rejected(start_line, unreadable, raw))
-            elif len(record) != self._width:
-                result.rejects.append(_rejected(start_line, f"expected {self._width} fields, found {len(record)}", raw))
-            elif undecodable and _UNDECODABLE.search(raw):
-                result.rejects.append(_rejected(start_line, f"bytes that are not valid {dialect.encoding}", raw))
-            else:
-                well_formed.append((start_line, raw))
-                fields.append(record)
-        misfits = self._misfits(fields)
-        accepted = [record for index, record in enumerate(well_formed) if index not in misfits]
-        for index, reason in misfits.items():
-            misfit_line, misfit_raw = well_formed[index]
-            result.rejects.append(_rejected(misfit_line, reason, misfit_raw))
-        tables, rejects = self._parse_records(accepted)
-        result.tables += tables
-        result.rejects += rejects
 
-    def _misfits(self, records: list[list[str]]) -> dict[int, str]:
-        """Rows with a value their column's type refuses, and why (the first such column of each row).
+def join_records(data: bytes, layout: RecordLayout, keep: NDArray[np.bool_]) -> bytes:
+    """The bytes of the kept records, in order: one slice per run of consecutive kept records."""
+    import numpy as np  # noqa: PLC0415
 
-        Column by column over the distinct values: a column of a million cells and forty distinct values costs
-        forty validations, and a column with no bad value costs one ``set``.
-        """
-        misfits: dict[int, str] = {}
-        for position, column in enumerate(zip(*records, strict=True) if records else ()):
-            validator = self._validators[position]
-            bad_values = {value for value in set(column) if not validator(value)}
-            if not bad_values:
-                continue
-            for index in [index for index, value in enumerate(column) if value in bad_values]:
-                misfits.setdefault(index, f"{self._expectations[position]}: invalid value {column[index]!r}")
-        return misfits
+    if keep.all():
+        return data[: layout.consumed]
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], keep.view(np.int8), [0]))))
+    starts, ends = layout.starts, layout.ends
+    view = memoryview(data)
+    return b"".join(
+        view[int(starts[first]) : int(ends[last - 1])]
+        for first, last in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True)
+    )
 
-    def _parse_records(self, records: list[tuple[int, str]]) -> tuple[list[pa.Table], list[RejectedRow]]:
-        """Parse accepted records with pyarrow; bisect to the culprits if it still refuses some."""
-        if not records:
-            return [], []
-        payload = "".join(raw if raw.endswith(("\n", "\r")) else raw + self._newline_text for _, raw in records)
+
+def _invalid_utf8_records(data: bytes, layout: RecordLayout, candidates: NDArray[np.bool_]) -> NDArray[np.int64]:
+    """Which candidate records hold bytes that are not UTF-8 (a Python check per record: only when pyarrow says)."""
+    import numpy as np  # noqa: PLC0415
+
+    invalid = []
+    starts, ends = layout.starts, layout.ends
+    for record in np.flatnonzero(candidates).tolist():
         try:
-            table = self.parse(payload.encode("utf-8"))
-            if table.num_rows == len(records):
-                return [table], []
-            problem = f"the record parses as {table.num_rows} rows"
-        except pa.ArrowInvalid as error:
-            problem = self._reason(error)
-        if len(records) == 1:
-            line, raw = records[0]
-            return [], [_rejected(line, problem, raw)]
-        middle = len(records) // 2
-        left_tables, left_rejects = self._parse_records(records[:middle])
-        right_tables, right_rejects = self._parse_records(records[middle:])
-        return left_tables + right_tables, left_rejects + right_rejects
-
-    def _reason(self, error: pa.ArrowInvalid) -> str:
-        message = str(error)
-        match = _ARROW_COLUMN_ERROR.match(message)
-        if match and int(match.group(1)) < self._width:
-            return f"column {self._plan.file_columns[int(match.group(1))]!r}: {match.group(2)}"
-        return message
-
-
-def _rejected(line: int, reason: str, raw: str) -> RejectedRow:
-    printable = raw.rstrip("\r\n").encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return RejectedRow(line=line, reason=reason[:_MAX_REASON_CHARS], raw=printable[:_MAX_RAW_CHARS])
+            data[int(starts[record]) : int(ends[record])].decode("utf-8")
+        except UnicodeDecodeError:
+            invalid.append(record)
+    return np.array(invalid, np.int64)
 
 
 class _RowGroupWriter:
@@ -345,7 +602,7 @@ class _RowGroupWriter:
         self._writing: Future[None] | None = None
         self.row_groups = 0
 
-    def add(self, tables: Iterable[pa.Table]) -> None:
+    def add(self, tables: list[pa.Table]) -> None:
         for table in tables:
             if table.num_rows:
                 self._pending.append(table)
@@ -370,7 +627,8 @@ class _RowGroupWriter:
         # up with the file size instead of staying flat (measured: 345 -> 297 MB peak RSS on 1 GB, 2 cores).
         pa.default_memory_pool().release_unused()
 
-    def close(self) -> None:
+    def close(self) -> int:
+        """Finish the file; returns the rows its footer holds (counted by the writer, not by the converter)."""
         try:
             self._flush()
             if self._writing is not None:
@@ -378,6 +636,7 @@ class _RowGroupWriter:
             self._writer.close()
         finally:
             self._flusher.shutdown(wait=True, cancel_futures=True)
+        return int(self._writer.writer.metadata.num_rows)
 
     def abandon(self) -> None:
         """Stop after a failure: end the (staging) file now, while its sink is still open, and drop errors."""
@@ -386,90 +645,185 @@ class _RowGroupWriter:
             self._writer.close()
 
 
-def _in_order(
-    pool: ThreadPoolExecutor,
-    work: Callable[[Block], _BlockResult],
-    blocks: Iterable[Block],
-    window: int,
-) -> Iterator[_BlockResult]:
-    """``work`` over ``blocks`` on ``pool``, results in block order, at most ``window`` blocks in memory."""
-    pending: deque[Future[_BlockResult]] = deque()
-    try:
-        for block in blocks:
-            pending.append(pool.submit(work, block))
-            if len(pending) >= window:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-    finally:
-        for future in pending:
-            future.cancel()
+@dataclass
+class _InFlight:
+    piece: Block | OversizedLine
+    future: Future[_BlockResult] | None  # None for an oversized line (nothing to parse)
 
 
-def _split_header(stream: BinaryReader, head: bytes, plan: ConversionPlan) -> tuple[bytes, int]:
-    """The bytes after the header record, and the line number of the first data line."""
-    dialect = plan.dialect
-    if dialect.encoding == "utf-8-sig" and head.startswith(UTF8_BOM):
-        head = head[len(UTF8_BOM) :]
-    if not dialect.has_header:
-        return head, 1
-    quote = dialect.quote_char.encode("ascii") if dialect.quote_char else None
-    while (end := first_record_end(head, quote, dialect.record_separator)) < 0:
-        more = read_exactly(stream, _HEADER_READ_BYTES)
-        if not more:
-            return b"", 1 + head.count(dialect.record_separator)
-        if len(head) > _MAX_HEADER_BYTES:
-            raise HeaderTooLongError(f"no end of the header record in the first {len(head)} bytes")
-        head += more
-    return head[end:], 1 + head.count(dialect.record_separator, 0, end)
+class _Pipeline:
+    """Block results in stream order, at most ``window`` blocks in flight; splits again where a guess was wrong."""
+
+    def __init__(
+        self,
+        pool: ThreadPoolExecutor,
+        converter: _BlockConverter,
+        blocks: Blocks,
+        window: int,
+        outcome: ConversionOutcome,
+    ) -> None:
+        self._pool = pool
+        self._converter = converter
+        self._blocks = blocks
+        self._window = window
+        self._outcome = outcome
+        self._pending: deque[_InFlight] = deque()
+        self._pieces = iter(blocks)
+        self._exhausted = self._draining = False
+
+    def _fill(self) -> None:
+        while not self._exhausted and not self._draining and len(self._pending) < self._window:
+            piece = next(self._pieces, None)
+            if piece is None:
+                self._exhausted = True
+            elif isinstance(piece, Drain):
+                self._draining = True
+            else:
+                future = self._pool.submit(self._converter.convert, piece) if isinstance(piece, Block) else None
+                self._pending.append(_InFlight(piece, future))
+
+    def _split_again_from(self, item: _InFlight) -> None:
+        assert isinstance(item.piece, Block)
+        discarded = [item.piece, *(other.piece for other in self._pending)]
+        self.cancel()
+        self._blocks.split_exactly_from(item.piece.offset, b"".join(_bytes_of(piece) for piece in discarded))
+        self._outcome.exact_from_offset = item.piece.offset
+        self._pieces, self._exhausted, self._draining = iter(self._blocks), False, False
+
+    def __iter__(self) -> Iterator[_BlockResult]:
+        while True:
+            self._fill()
+            if not self._pending:
+                if not self._draining:
+                    return
+                self._draining = False  # every guessed block is verified: the chunker may go on
+                continue
+            item = self._pending.popleft()
+            if item.future is None:
+                assert isinstance(item.piece, OversizedLine)
+                yield self._converter.oversized(item.piece)
+                continue
+            result = item.future.result()
+            if result.resplit:
+                self._split_again_from(item)
+                continue
+            yield result
+
+    def cancel(self) -> None:
+        for item in self._pending:
+            if item.future is not None:
+                item.future.cancel()
+        self._pending.clear()
+
+
+def _bytes_of(piece: Block | OversizedLine) -> bytes:
+    if isinstance(piece, OversizedLine):  # pragma: no cover - the chunker drains before it streams past a line
+        raise ReconciliationError("cannot split again across a line that was streamed past")
+    return piece.data
+
+
+def _record(
+    result: _BlockResult,
+    *,
+    writer: _RowGroupWriter,
+    quarantine: QuarantineSink,
+    ledger: Ledger,
+    outcome: ConversionOutcome,
+    line: int,
+    limits: ConversionLimits,
+) -> None:
+    """One block's result into the outputs and the ledger, in stream order (``line``: the block's first line)."""
+    writer.add(result.tables)
+    if result.quarantine is not None:
+        records = result.quarantine.set_column(0, "line", pc.add(result.quarantine.column("line"), line))
+        quarantine.write(records)
+        ledger.quarantine_records_written += records.num_rows
+    ledger.add(result.ledger)
+    outcome.blocks += 1
+    outcome.careful_blocks += result.careful
+    if ledger.bytes_quarantined > limits.max_quarantined_bytes:
+        raise TooManyRejectsError(
+            f"more than {limits.max_quarantined_bytes} bytes of this file are quarantined "
+            f"({ledger.rows_quarantined} records so far): it is rejected whole"
+        )
 
 
 def convert_csv(
     stream: BinaryReader,
     plan: ConversionPlan,
     sink: Any,
-    rejects: RejectSink,
+    quarantine: QuarantineSink,
     *,
     already_read: bytes = b"",
     tuning: ConversionTuning | None = None,
-) -> ConversionCounts:
-    """Convert a decompressed CSV stream to Parquet in ``sink``; rejected rows go to ``rejects``.
+    limits: ConversionLimits | None = None,
+) -> ConversionOutcome:
+    """Convert a decompressed CSV stream to Parquet in ``sink``; quarantined records go to ``quarantine``.
 
-    ``already_read`` is what was taken from the stream before (the sniffing sample), so nothing is read twice.
-    Memory stays bounded by the tuning (blocks in flight plus two row groups), whatever the file size.
+    ``already_read`` is what was taken from the stream before (the sniffing sample), which starts with the
+    prefix the plan describes (BOM, preamble, header). Memory stays bounded by the tuning (blocks in flight plus
+    two row groups), whatever the file size. Raises :class:`.accounting.ReconciliationError` if the ledger does
+    not balance, :class:`.errors.TooManyRejectsError` past the quarantine limit.
     """
     tuning = tuning or ConversionTuning()
-    counting = _CountingReader(stream)
-    carry, first_line = _split_header(counting, already_read, plan)
-    dialect = plan.dialect
-    blocks = iter_blocks(
+    limits = limits or ConversionLimits()
+    counting = _CountingReader(stream, limits.max_decompressed_bytes)
+    counting.bytes_read = len(already_read)
+    prefix = plan.prefix
+    converter = _BlockConverter(plan, limits)
+    blocks = Blocks(
         counting,
+        grammar=converter.grammar,
         block_bytes=tuning.block_bytes,
-        quote=dialect.quote_char.encode("ascii") if dialect.quote_char else None,
-        newline=dialect.record_separator,
-        carry=carry,
+        carry=already_read[prefix.data_offset :],
+        offset=prefix.data_offset,
     )
-    converter = _BlockConverter(plan, tuning)
     writer = _RowGroupWriter(sink, plan.output_schema, tuning)
-    counts = ConversionCounts()
+    outcome = ConversionOutcome()
+    ledger = outcome.ledger
+    ledger.bytes_bom, ledger.bytes_preamble, ledger.bytes_header = (
+        prefix.bom_bytes,
+        prefix.preamble_bytes,
+        prefix.header_bytes,
+    )
+    ledger.lines_preamble = prefix.preamble_lines
+    line = prefix.first_data_line
     workers = tuning.workers or usable_cpus()
-    block_line = first_line
     try:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="csv-parse") as pool:
-            for result in _in_order(pool, converter.convert, blocks, window=workers + 2):
-                writer.add(result.tables)
-                for row in result.rejects:
-                    rejects.write(replace(row, line=block_line + row.line))
-                block_line += result.newlines
-                counts.rows_in += result.rows_in
-                counts.rows_out += sum(table.num_rows for table in result.tables)
-                counts.rows_quarantined += len(result.rejects)
-                counts.blocks += 1
-                counts.careful_blocks += result.careful
+            results = _Pipeline(pool, converter, blocks, workers + 2, outcome)
+            try:
+                for result in results:
+                    _record(
+                        result,
+                        writer=writer,
+                        quarantine=quarantine,
+                        ledger=ledger,
+                        outcome=outcome,
+                        line=line,
+                        limits=limits,
+                    )
+                    line += result.physical_lines
+            finally:
+                results.cancel()
     except BaseException:
         writer.abandon()
         raise
-    writer.close()
-    counts.row_groups = writer.row_groups
-    counts.bytes_read = len(already_read) + counting.bytes_read
-    return counts
+    ledger.rows_written = writer.close()
+    ledger.bytes_read = counting.bytes_read
+    outcome.row_groups = writer.row_groups
+    outcome.text_read_columns = converter.text_read_columns
+    ledger.check()
+    return outcome
+
+
+__all__ = [
+    "QUARANTINE_SCHEMA",
+    "ConversionLimits",
+    "ConversionOutcome",
+    "ConversionTuning",
+    "QuarantineReason",
+    "QuarantineSink",
+    "convert_csv",
+    "usable_cpus",
+]

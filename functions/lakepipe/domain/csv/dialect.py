@@ -1,50 +1,30 @@
-"""How a CSV file is written, told from its first bytes: compression, encoding, delimiter, quoting, header.
+"""How a CSV file is written (its dialect), what precedes its data (its prefix), and how its bytes are read.
 
-Everything here works on a sample (the first megabyte or so, decompressed), so a 1 GB file is sniffed as
-fast as a 1 kB one. The sample is also what column types are inferred from (see :mod:`.schema`).
+Detection lives in :mod:`.detection`; this module holds what detection produces and what every other step
+shares: the decompressing and counting readers, the encoding and binary checks.
 """
 
 from __future__ import annotations
 
 import codecs
-import csv
 import gzip
-import io
-import re
 import zlib
-from collections import Counter
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Protocol, cast
+from typing import IO, Protocol, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
-from lakepipe.domain.csv.boundaries import first_record_end, last_record_end
-from lakepipe.domain.csv.column_types import ColumnKind, classify_value
-from lakepipe.domain.csv.errors import (
-    BinaryFileError,
-    CorruptCompressionError,
-    EmptyFileError,
-    HeaderOnlyFileError,
-    UnsupportedEncodingError,
-)
-
-if TYPE_CHECKING:
-    from _csv import Reader as CsvReader
+from lakepipe.domain.csv.errors import BinaryFileError, CorruptCompressionError, UnsupportedEncodingError
+from lakepipe.domain.csv.records import DEFAULT_MAX_RECORD_BYTES, DEFAULT_MAX_RECORD_LINES, RecordGrammar
 
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = codecs.BOM_UTF8
-DELIMITER_CANDIDATES = (",", ";", "\t", "|")
-_SNIFF_RECORDS = 100
-_SNIFF_CHARACTERS = 65536
-# A text file has few control characters besides tab, newlines and form feed; past this share it is binary.
+# A text file has few control characters besides tab, newlines and form feed; past this share it is binary. The
+# ASCII separators (0x01 Hive's default, 0x1E record, 0x1F unit) delimit text files and are not counted.
 _MAX_CONTROL_SHARE = 0.01
-_CONTROL_BYTES = bytes(sorted(set(range(32)) - {9, 10, 12, 13}))
-_COMMA_DECIMAL = re.compile(r"[+-]?[0-9]*,[0-9]+(?:[eE][+-]?[0-9]+)?")
-_DOT_DECIMAL = re.compile(r"[+-]?[0-9]*\.[0-9]+(?:[eE][+-]?[0-9]+)?")
-_SINGLE_QUOTED_FIELD = re.compile(r"(?:^|[,;\t|])'[^']*'(?:[,;\t|]|$)")
+_MIN_CONTROL_BYTES = 4  # a stray NUL in a one-line file is a record to quarantine, not a binary file
+_CONTROL_BYTES = bytes(sorted(set(range(32)) - {1, 9, 10, 12, 13, 0x1E, 0x1F}))
 
 
 class BinaryReader(Protocol):
@@ -55,27 +35,65 @@ class BinaryReader(Protocol):
 
 @dataclass(frozen=True)
 class Dialect:
-    """The shape of one CSV file, as pyarrow's and Python's CSV readers need it."""
+    """The shape of one CSV file, as the record grammar and pyarrow's CSV reader need it."""
 
     delimiter: str = ","
     quote_char: str | None = '"'
+    escape_char: str | None = None
+    comment_char: str | None = None
+    skip_initial_space: bool = False
     has_header: bool = True
     encoding: str = "utf-8"
     decimal_point: str = "."
     line_terminator: str = "\n"
     compression: str | None = None
 
+    def grammar(
+        self, *, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES, max_record_lines: int = DEFAULT_MAX_RECORD_LINES
+    ) -> RecordGrammar:
+        def byte(char: str | None) -> bytes | None:
+            return char.encode("ascii") if char else None
+
+        return RecordGrammar(
+            delimiter=self.delimiter.encode("ascii"),
+            quote=byte(self.quote_char),
+            escape=byte(self.escape_char),
+            comment=byte(self.comment_char),
+            skip_initial_space=self.skip_initial_space,
+            max_record_bytes=max_record_bytes,
+            max_record_lines=max_record_lines,
+        )
+
+
+@dataclass(frozen=True)
+class Prefix:
+    """What comes before the first data record, in bytes and physical lines: a BOM, preamble lines, the header.
+
+    The preamble is every line before the header that is not part of the table: title and export lines,
+    comment lines, blank lines.
+    """
+
+    bom_bytes: int = 0
+    preamble_bytes: int = 0
+    preamble_lines: int = 0
+    header_bytes: int = 0
+    header_lines: int = 0
+
     @property
-    def record_separator(self) -> bytes:
-        """The byte that ends a physical line (``\\r\\n`` files end their lines with ``\\n`` too)."""
-        return b"\r" if self.line_terminator == "\r" else b"\n"
+    def data_offset(self) -> int:
+        return self.bom_bytes + self.preamble_bytes + self.header_bytes
+
+    @property
+    def first_data_line(self) -> int:
+        return 1 + self.preamble_lines + self.header_lines
 
 
 @dataclass(frozen=True)
 class SampledCsv:
-    """A file's dialect, its header and the well-formed data rows of its sample (every column as text)."""
+    """A file's dialect, prefix and header, and the well-formed data records of its sample (as text)."""
 
     dialect: Dialect
+    prefix: Prefix
     header: tuple[str, ...]
     table: pa.Table
 
@@ -163,157 +181,13 @@ def detect_encoding(sample: bytes, *, complete: bool) -> str:
 
 
 def check_is_text(sample: bytes) -> None:
-    """Raise :class:`BinaryFileError` for NUL bytes or too many control characters (a spreadsheet, an image…)."""
-    nul = sample.find(b"\x00")
-    if nul >= 0:
-        raise BinaryFileError(f"the file looks binary (NUL byte at offset {nul}); expected delimited text")
-    controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
-    if sample and controls / len(sample) > _MAX_CONTROL_SHARE:
-        raise BinaryFileError(f"the file looks binary ({controls} control bytes in the first {len(sample)})")
+    """Raise :class:`BinaryFileError` when control bytes (NUL included) are more than a stray few.
 
-
-def _line_terminator(text: str, quote_char: str | None) -> str:
-    """The first line break outside a quoted value: ``\\r\\n``, ``\\n``, or ``\\r`` (classic Mac)."""
-    quotes = 0
-    scanned = 0
-    for line_break in re.finditer(r"\r\n?|\n", text):
-        if quote_char:
-            quotes += text.count(quote_char, scanned, line_break.start())
-            scanned = line_break.start()
-        if quotes % 2 == 0:
-            return line_break.group()
-    return "\n"
-
-
-def csv_reader(lines: Iterable[str], delimiter: str, quote_char: str | None) -> CsvReader:
-    """Python's csv reader for the dialect (lenient, like pyarrow, about quotes inside unquoted values)."""
-    if quote_char is None:
-        return csv.reader(lines, delimiter=delimiter, quoting=csv.QUOTE_NONE, strict=False)
-    return csv.reader(lines, delimiter=delimiter, quotechar=quote_char, doublequote=True, strict=False)
-
-
-def _records(text: str, delimiter: str, quote_char: str | None, limit: int | None = None) -> list[list[str]]:
-    reader = csv_reader(io.StringIO(text, newline=""), delimiter, quote_char)
-    records: list[list[str]] = []
-    try:
-        for record in reader:
-            if record:
-                records.append(record)
-                if limit is not None and len(records) >= limit:
-                    break
-    except csv.Error:
-        pass  # a broken record ends the sample; what came before is enough to sniff
-    return records
-
-
-def _sniff_delimiter(text: str, quote_char: str | None) -> str:
-    """The candidate that splits the first records into the most consistent number (≥ 2) of fields."""
-    best, best_score = ",", (0.0, 0)
-    for delimiter in DELIMITER_CANDIDATES:
-        counts = [len(record) for record in _records(text, delimiter, quote_char, _SNIFF_RECORDS)]
-        if not counts:
-            continue
-        modal_count, modal_records = Counter(counts).most_common(1)[0]
-        score = (modal_records / len(counts), modal_count)
-        if modal_count >= 2 and score > best_score:
-            best, best_score = delimiter, score
-    return best
-
-
-def _sniff_quote_char(text: str) -> str | None:
-    """``"`` unless most lines wrap a field in single quotes and double quotes never open a field."""
-    if re.search(r'(?:^|[,;\t|])"', text, re.MULTILINE):
-        return '"'
-    lines = text.splitlines()
-    single_quoted = sum(1 for line in lines if _SINGLE_QUOTED_FIELD.search(line))
-    return "'" if single_quoted * 2 > len(lines) else '"'
-
-
-def _sniff_decimal_point(records: Sequence[Sequence[str]], delimiter: str) -> str:
-    """``,`` when a non-comma-delimited file writes more numbers as ``1,5`` than as ``1.5`` (French exports)."""
-    if delimiter == ",":
-        return "."
-    comma = dot = 0
-    for record in records:
-        for cell in record:
-            if _COMMA_DECIMAL.fullmatch(cell):
-                comma += 1
-            elif _DOT_DECIMAL.fullmatch(cell):
-                dot += 1
-    return "," if comma > dot else "."
-
-
-def _looks_like_header(first: Sequence[str], decimal_point: str) -> bool:
-    """A header has at least one name and no cell that reads as a number, a date or a boolean."""
-    kinds = [classify_value(cell, decimal_point) for cell in first]
-    return ColumnKind.STRING in kinds and all(kind in {ColumnKind.STRING, ColumnKind.NULL} for kind in kinds)
-
-
-def _sample_rows(data: bytes, width: int, delimiter: str, quote_char: str | None) -> pa.Table:
-    """The sample's well-formed records, every column as text (pyarrow: 1 MB parses in milliseconds)."""
-    names = [f"f{position}" for position in range(width)]
-    if not data.strip(b"\r\n"):
-        return pa.table({name: pa.array([], pa.string()) for name in names})
-    return pacsv.read_csv(
-        pa.py_buffer(data),
-        read_options=pacsv.ReadOptions(column_names=names, use_threads=False, block_size=max(len(data), 65536) + 1),
-        parse_options=pacsv.ParseOptions(
-            delimiter=delimiter,
-            quote_char=quote_char or False,
-            double_quote=True,
-            newlines_in_values=True,
-            invalid_row_handler=lambda row: "skip",  # ragged rows say nothing about types
-        ),
-        convert_options=pacsv.ConvertOptions(
-            column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False, quoted_strings_can_be_null=False
-        ),
-    )
-
-
-def sniff(sample: bytes, *, complete: bool, compression: str | None = None) -> SampledCsv:
-    """Dialect, header and well-formed sample rows of a file from its first (decompressed) bytes.
-
-    ``complete`` says the sample is the whole file; otherwise its last record may be cut and is ignored.
-    Raises :class:`EmptyFileError`, :class:`BinaryFileError`, :class:`UnsupportedEncodingError` or
-    :class:`HeaderOnlyFileError`.
+    A NUL byte or two in a text file are quarantined with their records; a spreadsheet, an image or UTF-16
+    without a byte order mark is all control bytes and never a CSV.
     """
-    if not sample.removeprefix(UTF8_BOM).strip(b" \t\r\n"):
-        blank = sample.removeprefix(UTF8_BOM)
-        raise EmptyFileError("the file holds only blank lines" if blank else "the file is empty")
-    encoding = detect_encoding(sample, complete=complete)
-    check_is_text(sample)
-    text = sample.decode(encoding, errors="ignore" if not complete else "strict")
-    head = text[:_SNIFF_CHARACTERS]
-    quote_char = _sniff_quote_char(head)
-    delimiter = _sniff_delimiter(head, quote_char)
-    line_terminator = _line_terminator(head, quote_char)
-    quote = quote_char.encode("ascii") if quote_char else None
-    newline = b"\r" if line_terminator == "\r" else b"\n"
-    body = text.encode("utf-8")
-    if not complete:  # cut by the sample boundary: a truncated value would mislead inference
-        body = body[: max(last_record_end(body, quote, newline), 0)]
-    first_records = _records(body[:_SNIFF_CHARACTERS].decode("utf-8", "ignore"), delimiter, quote_char, 2000)
-    if not first_records:
-        raise EmptyFileError("no CSV record could be read from the start of the file")
-    decimal_point = _sniff_decimal_point(first_records, delimiter)
-    has_header = _looks_like_header(first_records[0], decimal_point)
-    width = len(first_records[0])
-    if has_header:
-        header_end = first_record_end(body, quote, newline)
-        body = body[header_end:] if header_end > 0 else b""
-        if complete and not body.strip(b"\r\n"):
-            raise HeaderOnlyFileError(f"the file has a header ({width} columns) and no data rows")
-    dialect = Dialect(
-        delimiter=delimiter,
-        quote_char=quote_char,
-        has_header=has_header,
-        encoding=encoding,
-        decimal_point=decimal_point,
-        line_terminator=line_terminator,
-        compression=compression,
-    )
-    return SampledCsv(
-        dialect=dialect,
-        header=tuple(first_records[0]) if has_header else ("",) * width,
-        table=_sample_rows(body, width, delimiter, quote_char),
-    )
+    controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
+    if controls >= _MIN_CONTROL_BYTES and controls / len(sample) > _MAX_CONTROL_SHARE:
+        nuls = sample.count(b"\x00")
+        hint = "; every other byte is NUL: UTF-16? export it as UTF-8" if nuls * 3 > len(sample) else ""
+        raise BinaryFileError(f"the file looks binary ({controls} control bytes in the first {len(sample)}){hint}")

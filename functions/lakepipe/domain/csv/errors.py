@@ -47,6 +47,18 @@ class HeaderTooLongError(CsvRejectedError):
     code = "header_too_long"
 
 
+class DecompressedTooLargeError(CsvRejectedError):
+    """More decompressed bytes than the per-file limit (a gzip bomb, or a file that should be split)."""
+
+    code = "too_large"
+
+
+class TooManyRejectsError(CsvRejectedError):
+    """More of the file quarantined than the per-file limit: rejected whole rather than mostly quarantined."""
+
+    code = "too_many_rejects"
+
+
 class SchemaConflictError(CsvRejectedError):
     """The file cannot honour its table's contract (partitioned table, foreign location, unsupported type)."""
 

@@ -16,6 +16,10 @@ from lakepipe.domain.csv.naming import table_name_for
 
 DATABASE_PREFIX = "database/"
 QUARANTINE_PREFIX = "quarantine/"
+# Quarantined records (Parquet, the csv_quarantine table's location) apart from the summaries (JSON), because
+# Athena reads every file under a table's location.
+QUARANTINE_ROWS_PREFIX = f"{QUARANTINE_PREFIX}rows/"
+QUARANTINE_SUMMARIES_PREFIX = f"{QUARANTINE_PREFIX}summaries/"
 TMP_PREFIX = "tmp/csv-to-parquet/"
 _SOURCE_SUFFIXES = (".gz", ".csv", ".tsv", ".txt", ".psv")
 _NOT_KEY_CHARACTERS = re.compile(r"[^A-Za-z0-9._-]+")
@@ -35,10 +39,6 @@ class ObjectLayout:
     def dataset_prefix(self) -> str:
         """The table's location below the bucket: ``database/<dataset>/``."""
         return f"{DATABASE_PREFIX}{self.dataset}/"
-
-    @property
-    def quarantine_prefix(self) -> str:
-        return self.quarantine_rows_key.rsplit("/", 1)[0] + "/"
 
 
 def _strip_source_suffixes(name: str) -> str:
@@ -70,13 +70,12 @@ def layout_for(source_key: str, input_prefix: str) -> ObjectLayout:
     readable = _NOT_KEY_CHARACTERS.sub("_", "__".join(below_dataset)).strip("_.") or "data"
     digest = hashlib.sha256(source_key.encode("utf-8")).hexdigest()[:10]
     object_name = f"{readable[:150]}-{digest}"
-    quarantine_folder = f"{QUARANTINE_PREFIX}{dataset}/{object_name}"
     return ObjectLayout(
         source_key=source_key,
         dataset=dataset,
         output_key=f"{DATABASE_PREFIX}{dataset}/{object_name}.parquet",
-        quarantine_rows_key=f"{quarantine_folder}/rejected_rows.jsonl",
-        quarantine_summary_key=f"{quarantine_folder}/summary.json",
+        quarantine_rows_key=f"{QUARANTINE_ROWS_PREFIX}{dataset}/{object_name}.parquet",
+        quarantine_summary_key=f"{QUARANTINE_SUMMARIES_PREFIX}{dataset}/{object_name}.json",
     )
 
 

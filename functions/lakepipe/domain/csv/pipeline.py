@@ -20,10 +20,13 @@ from contextlib import AbstractContextManager, ExitStack, closing, nullcontext
 from dataclasses import asdict, dataclass, field
 from typing import IO, Any, Literal, Protocol
 
-from lakepipe.domain.csv.convert import ConversionCounts, ConversionTuning, JsonLinesRejects, convert_csv
-from lakepipe.domain.csv.dialect import BinaryReader, decompressed, read_exactly, sniff
+from lakepipe.domain.csv.accounting import Ledger
+from lakepipe.domain.csv.convert import ConversionLimits, ConversionOutcome, ConversionTuning, convert_csv
+from lakepipe.domain.csv.detection import read_sample, sniff
+from lakepipe.domain.csv.dialect import BinaryReader, decompressed
 from lakepipe.domain.csv.errors import CatalogChangedError, CsvRejectedError, NoValidRowsError
 from lakepipe.domain.csv.layout import ObjectLayout, layout_for, tmp_key_for
+from lakepipe.domain.csv.quarantine import ParquetQuarantine
 from lakepipe.domain.csv.schema import CatalogColumn, ConversionPlan, TableContract, plan_conversion
 
 DEFAULT_SAMPLE_BYTES = 1024 * 1024
@@ -110,6 +113,9 @@ class ConversionReport:
     table_created: bool = False
     columns_added: list[str] = field(default_factory=list)
     dialect: dict[str, Any] | None = None
+    # Where every decompressed byte went (see accounting.Ledger): the reconciliation the report was checked by.
+    ledger: dict[str, int] | None = None
+    text_read_columns: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -153,8 +159,9 @@ def _summary(
         "rows_in": report.rows_in,
         "rows_out": report.rows_out,
         "rows_quarantined": report.rows_quarantined,
-        "rejected_rows_key": layout.quarantine_rows_key if rejected_rows else None,
+        "quarantined_records_key": layout.quarantine_rows_key if rejected_rows else None,
         "dialect": report.dialect,
+        "bytes": report.ledger,
     }
 
 
@@ -167,13 +174,15 @@ def convert_object(
     run_token: str,
     sample_bytes: int = DEFAULT_SAMPLE_BYTES,
     tuning: ConversionTuning | None = None,
+    limits: ConversionLimits | None = None,
     span: Span = _no_span,
 ) -> ConversionReport:
     """Convert ``source`` to Parquet under ``database/<dataset>/`` and keep its Glue table up to date.
 
     Raises :class:`~lakepipe.domain.csv.errors.KeyOutsideInputPrefixError` for keys the function must not touch,
-    :class:`CatalogChangedError` (retryable) when a concurrent conversion changed the table; any other failure
-    leaves nothing published. Files that can never convert come back as a ``rejected`` report.
+    :class:`CatalogChangedError` (retryable) when a concurrent conversion changed the table, and
+    :class:`~lakepipe.domain.csv.accounting.ReconciliationError` when the bytes do not add up (a defect); any
+    failure leaves nothing published. Files that can never convert come back as a ``rejected`` report.
     """
     started = time.perf_counter()
     layout = layout_for(source.key, input_prefix)
@@ -188,8 +197,13 @@ def convert_object(
     )
     tmp_parquet_key = tmp_key_for(layout.output_key, run_token)
     tmp_rejects_key = tmp_key_for(layout.quarantine_rows_key, run_token)
-    rejects = JsonLinesRejects(lambda: store.open_write(tmp_rejects_key))
-    counts = ConversionCounts()
+    quarantine = ParquetQuarantine(
+        lambda: store.open_write(tmp_rejects_key),
+        dataset=layout.dataset,
+        source_key=source.key,
+        version_id=source.version_id,
+    )
+    outcome = ConversionOutcome()
     try:
         with ExitStack() as streams:
             with span("read"):
@@ -199,29 +213,33 @@ def convert_object(
                     return report
                 stream = streams.enter_context(closing(store.open_read(source.key, source.version_id)))
                 readable, compression = decompressed(stream)
-                sample = read_exactly(readable, sample_bytes + 1)
+                sample = read_sample(readable, sample_bytes)
                 sampled = sniff(sample, complete=len(sample) <= sample_bytes, compression=compression)
                 report.dialect = asdict(sampled.dialect)
                 plan = plan_conversion(sampled, catalog.get_table(layout.dataset), location)
             with span("convert"), closing(store.open_write(tmp_parquet_key)) as sink:
-                counts = convert_csv(readable, plan, sink, rejects, already_read=sample, tuning=tuning)
-        rejects.close()
-        _count_into(report, counts)
-        if counts.rows_out == 0:
-            raise NoValidRowsError(f"none of the {counts.rows_in} rows could be converted; see the rejected rows")
+                outcome = convert_csv(
+                    readable, plan, sink, quarantine, already_read=sample, tuning=tuning, limits=limits
+                )
+        quarantine.close()
+        _count_into(report, outcome)
+        if outcome.rows_out == 0:
+            raise NoValidRowsError(
+                f"none of the {outcome.rows_in} rows could be converted; see the quarantined records"
+            )
         with span("write"):
             report.table_created, report.columns_added = _publish_catalog(catalog, layout, plan, location)
             store.move(tmp_parquet_key, layout.output_key)
             report.output_key = layout.output_key
-            _publish_quarantine(store, source, report, layout, tmp_rejects_key)
+            _publish_quarantine(store, source, report, layout, tmp_rejects_key, written=quarantine.written)
     except CsvRejectedError as rejection:
-        rejects.close()
-        _count_into(report, counts)
+        quarantine.close()
+        _count_into(report, outcome)
         report.status, report.reason, report.error_code = "rejected", rejection.reason, rejection.code
         report.rows_out = 0
-        _publish_quarantine(store, source, report, layout, tmp_rejects_key)
+        _publish_quarantine(store, source, report, layout, tmp_rejects_key, written=quarantine.written)
     finally:
-        rejects.close()
+        quarantine.close()
         store.delete([tmp_parquet_key, tmp_rejects_key])
         report.seconds = round(time.perf_counter() - started, 3)
     return report
@@ -238,21 +256,34 @@ def _why_superseded(store: ObjectStore, source: SourceObject) -> str | None:
     return None
 
 
-def _count_into(report: ConversionReport, counts: ConversionCounts) -> None:
-    report.rows_in, report.rows_out = counts.rows_in, counts.rows_out
-    report.rows_quarantined, report.bytes_decompressed = counts.rows_quarantined, counts.bytes_read
+def _count_into(report: ConversionReport, outcome: ConversionOutcome) -> None:
+    ledger: Ledger = outcome.ledger
+    report.rows_in, report.rows_out, report.rows_quarantined = (
+        ledger.rows_in,
+        ledger.rows_written,
+        ledger.rows_quarantined,
+    )
+    report.bytes_decompressed = ledger.bytes_read
+    report.ledger = ledger.to_dict()
+    report.text_read_columns = outcome.text_read_columns
 
 
 def _publish_quarantine(
-    store: ObjectStore, source: SourceObject, report: ConversionReport, layout: ObjectLayout, tmp_rejects_key: str
+    store: ObjectStore,
+    source: SourceObject,
+    report: ConversionReport,
+    layout: ObjectLayout,
+    tmp_rejects_key: str,
+    *,
+    written: bool,
 ) -> None:
-    """Rejected rows and a summary under quarantine/, or a clean conversion's removal of stale ones."""
-    if report.rows_quarantined:
+    """Quarantined records and a summary under quarantine/, or a clean conversion's removal of stale ones."""
+    if written:
         store.move(tmp_rejects_key, layout.quarantine_rows_key)
-    if report.rows_quarantined or report.status == "rejected":
+    if written or report.status == "rejected":
         report.quarantine_key = layout.quarantine_summary_key
-        store.put_json(layout.quarantine_summary_key, _summary(source, report, layout, bool(report.rows_quarantined)))
-        if not report.rows_quarantined:
+        store.put_json(layout.quarantine_summary_key, _summary(source, report, layout, written))
+        if not written:
             store.delete([layout.quarantine_rows_key])
     else:
         store.delete([layout.quarantine_rows_key, layout.quarantine_summary_key])

@@ -19,7 +19,7 @@ from lakepipe.domain.csv.column_types import (
     hive_type_for_kind,
     infer_kind,
 )
-from lakepipe.domain.csv.dialect import Dialect, SampledCsv
+from lakepipe.domain.csv.dialect import Dialect, Prefix, SampledCsv
 from lakepipe.domain.csv.errors import SchemaConflictError
 from lakepipe.domain.csv.naming import column_names_for
 
@@ -72,6 +72,8 @@ class ConversionPlan:
     creates_table: bool
     # Values of file columns by sanitised name → original header, for catalog comments and reasons.
     source_names: dict[str, str] = field(default_factory=dict)
+    # What precedes the data (BOM, preamble, header): the conversion skips and accounts for those bytes.
+    prefix: Prefix = field(default_factory=Prefix)
 
     @property
     def output_schema(self) -> pa.Schema:
@@ -135,7 +137,7 @@ def plan_conversion(sample: SampledCsv, contract: TableContract | None, location
     source_names = dict(zip(file_columns, sample.header, strict=True))
     if contract is None:
         columns = [_new_column(name, kinds[name], source_names[name]) for name in file_columns]
-        return ConversionPlan(sample.dialect, tuple(file_columns), tuple(columns), True, source_names)
+        return ConversionPlan(sample.dialect, tuple(file_columns), tuple(columns), True, source_names, sample.prefix)
 
     if contract.partition_keys:
         raise SchemaConflictError(
@@ -168,4 +170,4 @@ def plan_conversion(sample: SampledCsv, contract: TableContract | None, location
     columns += [
         _new_column(name, kinds[name], source_names[name]) for name in file_columns if name not in declared_names
     ]
-    return ConversionPlan(sample.dialect, tuple(file_columns), tuple(columns), False, source_names)
+    return ConversionPlan(sample.dialect, tuple(file_columns), tuple(columns), False, source_names, sample.prefix)
