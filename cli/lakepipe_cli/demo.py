@@ -337,12 +337,11 @@ def _local_tasks(
     def start_query(parameters: dict[str, Any]) -> dict[str, Any]:
         from lakepipe_cli.athena_local import LocalAthena  # noqa: PLC0415 - DuckDB only when needed
 
-        # Athena splices each execution parameter in as SQL text ('2026-11-20' with its quotes); DuckDB binds values.
-        values = [value.strip("'") for value in parameters.get("ExecutionParameters", [])]
+        # Each execution parameter is SQL literal text ('2026-11-20' with its quotes), spliced in as Athena does.
         query_id = str(uuid.uuid4())
         try:
             with LocalAthena(lake) as athena:
-                answer = athena.execute(parameters["QueryString"], values)
+                answer = athena.execute(parameters["QueryString"], parameters.get("ExecutionParameters", []))
             queries[query_id] = {"state": "SUCCEEDED", "columns": answer.columns, "rows": answer.rows}
         except Exception as error:
             queries[query_id] = {"state": "FAILED", "reason": str(error)}
