@@ -23,9 +23,8 @@ from typing import Any
 import duckdb
 import sqlglot
 from samtranslator.yaml_helper import yaml_parse
-from sqlglot import exp
+from sqlglot import TokenType, exp
 from sqlglot.dialects.athena import Athena
-from sqlglot.tokens import TokenType
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
@@ -123,7 +122,7 @@ def to_duckdb(sql: str) -> list[str]:
 _TYPED_LITERAL_TYPES = {exp.DataType.Type.DATE, exp.DataType.Type.TIMESTAMP, exp.DataType.Type.DECIMAL}
 
 
-def execution_parameter_literal(value: str) -> exp.Expression:
+def execution_parameter_literal(value: str) -> exp.Expr:
     """The SQL literal an execution parameter's text is, or ValueError: Athena splices the text in as SQL, so a
     string value needs its single quotes ('2026-11-20'); unquoted, 2026-11-20 is the arithmetic 2026 - 11 - 20."""
     try:
@@ -150,7 +149,9 @@ def bind_execution_parameters(sql: str, parameters: Sequence[str]) -> str:
     A ``?`` inside a string literal, a quoted name or a comment is not a placeholder (the tokenizer says which)."""
     placeholders = [token for token in Athena().tokenize(sql) if token.token_type == TokenType.PLACEHOLDER]
     if len(placeholders) != len(parameters):
-        raise ValueError(f"the SQL has {len(placeholders)} ? placeholder(s) but {len(parameters)} parameter(s) were given")
+        raise ValueError(
+            f"the SQL has {len(placeholders)} ? placeholder(s) but {len(parameters)} parameter(s) were given"
+        )
     pieces: list[str] = []
     position = 0
     for token, value in zip(placeholders, parameters, strict=True):

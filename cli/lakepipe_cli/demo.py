@@ -5,7 +5,8 @@
    CsvToParquetFunction handler gets the S3 events S3 would send (plus one duplicate delivery).
 3. Weather: the real state machine definition is walked locally — IngestWeatherFunction's handler (live
    Open-Meteo when reachable, else a recorded response served on loopback), the real Glue script on local Spark,
-   the validation SQL on DuckDB (sqlglot transpiles Athena's dialect), the Choice on its result.
+   the views' CREATE OR REPLACE VIEW statements and the validation SQL on DuckDB (sqlglot transpiles Athena's
+   dialect), the Choice on its result.
 4. A summary, a PNG chart and the local lake under the output directory.
 """
 
@@ -76,6 +77,8 @@ class DemoResult:
     glue_summary: dict[str, Any] = field(default_factory=dict)
     validation: dict[str, Any] = field(default_factory=dict)
     states: list[tuple[str, str, float]] = field(default_factory=list)
+    # The views the PublishViews step created (CREATE OR REPLACE VIEW run on the local lake), in order.
+    views: list[str] = field(default_factory=list)
     pipeline_status: str = ""
     pipeline_error: str | None = None
     daily: list[dict[str, Any]] = field(default_factory=list)
@@ -274,6 +277,7 @@ def _weather_stage(
         console.print("Weather pipeline: walking statemachine/weather_pipeline.asl.json")
         execution = machine.run(f"demo-{event['id'][:8]}", event, on_state=report)
     result.states = execution.visited
+    result.views = [item["view"] for item in (execution.output or {}).get("views", [])]
     result.pipeline_status = execution.status
     result.pipeline_error = None if execution.error is None else f"{execution.error}: {execution.cause}"
     mark = "[green]✓[/]" if execution.status == "SUCCEEDED" else "[red]✗[/]"
