@@ -52,8 +52,9 @@ template: $(BIN)/.installed $(CHECKOV_VENV)/.installed ## sam validate --lint, S
 	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml -f $(TRANSLATED)
 
 .PHONY: statelint
-statelint: $(BIN)/.installed ## statelint on every state machine definition, and its SQL copy in sync
+statelint: $(BIN)/.installed ## statelint on every state machine definition, its SQL copies in sync, Athena's SQL rules
 	$(BIN)/python tools/sync_sql.py --check
+	$(BIN)/python tools/athena_rules.py
 	@shopt -s nullglob; files=(statemachine/*.asl.json); \
 	if (( $${#files[@]} )); then $(BIN)/statelint "$${files[@]}" && echo "statelint: $${#files[@]} definition(s) clean"; \
 	else echo "statelint: no definitions yet"; fi

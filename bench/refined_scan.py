@@ -43,7 +43,7 @@ from rich.table import Table
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO_ROOT / "glue"), str(REPO_ROOT / "cli")]
 
-from lakepipe_cli.athena_local import LocalAthena  # noqa: E402
+from lakepipe_cli.athena_local import LocalAthena, string_literal  # noqa: E402
 from lakepipe_cli.spark_local import local_spark_session  # noqa: E402
 from weather_etl import parse_job_arguments, run_job  # noqa: E402
 
@@ -213,7 +213,8 @@ def measure_refined(lake: Path, city: str, week: Sequence[date], profile: Path) 
     with LocalAthena(lake) as athena:
         profiled(athena.connection, profile)
         started = time.perf_counter()
-        result = athena.execute(REFINED_SQL, [city, week[0].isoformat(), week[-1].isoformat()])
+        literals = [string_literal(city), string_literal(week[0].isoformat()), string_literal(week[-1].isoformat())]
+        result = athena.execute(REFINED_SQL, literals)
         seconds = time.perf_counter() - started
     partitions = [lake / "refined/weather_hourly" / f"date={day}" / f"city={city}" for day in week]
     files = [path for partition in partitions for path in partition.glob("*.parquet")]

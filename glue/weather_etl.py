@@ -10,9 +10,10 @@ UTC) and the rows that failed a check, with the reason, under ``<rejects_path>in
 
 Window and idempotency rule
 ---------------------------
-Every (date, city) partition the job writes is the *latest-fetch-wins merge* of the rows it already holds and the
-valid rows for it found in the window: one row per (city, hour), from the most recent fetch; a fetch seen again
-(a re-run) keeps the row already stored. That merge is idempotent, commutative and associative, so:
+Every (date, city) partition the job writes is the *best-fetch merge* of the rows it already holds and the valid
+rows for it found in the window: one row per (city, hour), from the fetch that holds the most of the hour's values,
+the most recent among equally complete ones; a fetch seen again (a re-run) keeps the row already stored. That merge
+is a maximum under one total order, so it is idempotent, commutative and associative:
 
 * re-running a job any number of times rewrites byte-identical partitions (``processed_at`` and ``run_id``
   included: they say when and by which job run an hour's current value was first written);
@@ -20,7 +21,23 @@ valid rows for it found in the window: one row per (city, hour), from the most r
   partition already, so the window may be as short as one folder and still leave complete partitions;
 * overlapping runs (every run re-fetches ``past_days``) never count an hour twice;
 * running an old ``ingest_date`` after newer ones (a retry, a backfill) cannot bring back staler values;
-* partitions the window does not reach are neither read nor deleted (dynamic partition overwrite).
+* a later fetch with fewer values never erases a stored one: it loses to the more complete row and is rejected
+  (``fewer_values_than_kept``), visible in the rejects;
+* partitions the window does not reach are neither read nor deleted.
+
+What cannot be read right is rejected, never guessed: an object lacking a requested variable, a series shorter or
+longer than its time axis, missing ``hourly_units`` or a variable's unit (a °F series read as °C would be wrong
+with no way to tell), or a run id later than the object was written or than the job's clock (it would outrank
+every real fetch until that time) is rejected whole, with the reason.
+
+Writing without relying on the committer
+----------------------------------------
+A touched partition is replaced by listing its files, appending the merged rows as new files, then deleting exactly
+the listed files. Every output committer implements an append correctly (it is their base case); dynamic partition
+overwrite is a committer feature, and Spark's PathOutputCommitProtocol (which Glue 5.1 uses for s3:// through S3A)
+has been reported to append instead of replace with it (SPARK-56588). If the job stops between the append and the
+deletes, the partition briefly holds both generations; the merge reads them as candidates of the same hours, so the
+next run (the state machine re-runs a failed job once) writes the same result and deletes both.
 
 ``lookback_days`` therefore decides how far back a job catches up on runs whose own job failed or never ran, not
 whether the result is correct. Two jobs must not merge into the same partitions at once: the Glue job allows one
@@ -28,7 +45,8 @@ concurrent run. To apply a changed cleaning rule to data already refined, delete
 the job with a lookback that reaches the runs holding them: a missing partition is rebuilt from landing alone.
 
 Hours failing a check are written to the rejects output and are not candidates of the merge, so an hour whose
-latest fetch is invalid keeps the previous valid fetch's value (the rejected one stays visible in the rejects).
+latest fetch is invalid keeps the previous valid fetch's value (the rejected one stays visible in the rejects). The
+rejects of an ingest_date folder are replaced by each run that reads the folder.
 """
 
 from __future__ import annotations
@@ -37,7 +55,6 @@ import argparse
 import json
 import re
 import sys
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -71,7 +88,11 @@ CORRUPT_RECORD = "_corrupt_record"
 OBJECT_PROBLEM = "object_problem"
 UNIT_PROBLEMS = "unit_problems"
 REJECT_REASON = "reject_reason"
+WRITTEN_AT = "written_at"
 _PRECEDENCE = "_precedence"
+_VALUES_PRESENT = "_values_present"
+_INGEST_DATE = "_ingest_date"
+_RAW_VALUES = "_raw_values"
 RAW_VALUES_MAX_CHARS = 4096
 
 # The variables IngestWeatherFunction requests (lakepipe.domain.weather.open_meteo). Repeated rather than imported:
@@ -150,10 +171,11 @@ def table_schema(columns: Sequence[tuple[str, DataType]], partition_columns: Seq
 
 REFINED_SCHEMA = table_schema(REFINED_COLUMNS, REFINED_PARTITION_COLUMNS)
 
-# Written by the job itself rather than trusted to the cluster's defaults, so Glue and local runs agree.
+# Written by the job itself rather than trusted to the cluster's defaults, so Glue and local runs agree. No
+# partitionOverwriteMode: the job only appends and deletes files it listed (see "Writing without relying on the
+# committer" above).
 SESSION_SETTINGS = {
     "spark.sql.session.timeZone": "UTC",
-    "spark.sql.sources.partitionOverwriteMode": "dynamic",
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
     "spark.sql.parquet.compression.codec": "snappy",
 }
@@ -210,26 +232,56 @@ _SOURCE_COLUMNS = ("city", "source_key", "ingest_date", "fetched_at", "latitude"
 # ---------------------------------------------------------------- transforms (DataFrame -> DataFrame, no I/O)
 
 
-def with_source_metadata(objects: DataFrame, landing_key_prefix: str) -> DataFrame:
+def with_source_metadata(objects: DataFrame, landing_key_prefix: str, *, processed_at: datetime) -> DataFrame:
     """Add what an object's key says (city, ingest_date, fetch time, source_key) and ``object_problem``: why the
-    whole object is unusable (empty, malformed JSON, unexpected key, API error body, several locations, no hourly
-    series), null when it is usable. ``source_path`` is the object's path as Spark's input_file_name() gives it."""
+    whole object is unusable, null when it is usable. ``source_path`` is the object's path as Spark's
+    input_file_name() gives it; ``written_at`` its modification time (null when unknown).
+
+    Unusable: empty, malformed JSON, unexpected key, API error body, several locations, no hourly series; a run id
+    later than the job's clock or than the object was written (a fetch cannot be stored before it happened);
+    missing ``hourly_units`` or a unit; a requested variable missing, or a series not as long as the time axis."""
     path = sf.url_decode(sf.col(SOURCE_PATH))  # input_file_name() percent-encodes (a space becomes %20)
     relative_key = sf.regexp_extract(path, LANDING_OBJECT_PATTERN, 1)
     layout_matches = relative_key != ""
     locations_in_object = sf.count(sf.lit(1)).over(Window.partitionBy(SOURCE_PATH))
+    run_time = sf.try_to_timestamp(sf.regexp_extract(path, LANDING_OBJECT_PATTERN, 3), sf.lit(RUN_ID_TIMESTAMP_FORMAT))
+    time_axis = sf.size("hourly.time")
+    units = sf.col("hourly_units")
+    missing_units = [
+        sf.when(units[name].isNull(), sf.lit(name)) for name in ("time", *HOURLY_VARIABLES)
+    ]  # a null map yields null for every name
+    missing_variables = [sf.when(sf.col(f"hourly.{name}").isNull(), sf.lit(name)) for name in HOURLY_VARIABLES]
+    uneven_series = [
+        sf.when(sf.col(f"hourly.{name}").isNotNull() & (sf.size(f"hourly.{name}") != time_axis), sf.lit(name))
+        for name in HOURLY_VARIABLES
+    ]
+
+    def named(reason: str, names: list[Column]) -> Column:
+        listed = sf.concat_ws(",", *names)
+        return sf.when(listed != "", sf.concat(sf.lit(f"{reason}:"), listed))
+
     problem = (
         sf.when(sf.col(CORRUPT_RECORD) == "", sf.lit("empty_object"))
         .when(sf.col(CORRUPT_RECORD).isNotNull(), sf.lit("malformed_json"))
         .when(~layout_matches, sf.lit("unexpected_object_key"))
+        .when(run_time.isNull(), sf.lit("invalid_run_time"))
         .when(
             sf.col("error"), sf.concat(sf.lit("api_error:"), sf.coalesce(sf.col("reason"), sf.lit("no reason given")))
         )
         .when(locations_in_object > 1, sf.lit("several_locations_in_object"))
-        .when(sf.col("hourly.time").isNull() | (sf.size("hourly.time") == 0), sf.lit("no_hourly_data"))
+        .when(sf.col("hourly.time").isNull() | (time_axis == 0), sf.lit("no_hourly_data"))
+        .when(run_time > sf.lit(processed_at).cast(TimestampType()), sf.lit("run_in_future"))
+        .when(run_time > sf.col(WRITTEN_AT), sf.lit("run_after_write_time"))
+        .when(units.isNull(), sf.lit("missing_hourly_units"))
+        .otherwise(
+            sf.coalesce(
+                named("missing_unit", missing_units),
+                named("missing_variable", missing_variables),
+                named("series_length_mismatch", uneven_series),
+            )
+        )
     )
     ingest_date = sf.regexp_extract(path, INGEST_DATE_PATTERN, 1)
-    run_time = sf.try_to_timestamp(sf.regexp_extract(path, LANDING_OBJECT_PATTERN, 3), sf.lit(RUN_ID_TIMESTAMP_FORMAT))
     return objects.select(
         "*",
         sf.when(layout_matches, sf.regexp_extract(path, LANDING_OBJECT_PATTERN, 4)).alias("city"),
@@ -245,8 +297,8 @@ def with_source_metadata(objects: DataFrame, landing_key_prefix: str) -> DataFra
 def explode_hourly(objects: DataFrame) -> DataFrame:
     """One row per (object, hour): the hour's raw time and values side by side, with each variable's unit.
 
-    Series shorter than ``time`` are padded with nulls and a missing variable is all nulls (arrays_zip pads), so
-    no hour is lost; values beyond the end of ``time`` come out with a null time and are rejected later."""
+    For usable objects (with_source_metadata) every series is as long as ``time``. Were one not, arrays_zip would
+    pad it with nulls and values beyond the end of ``time`` would come out with a null time (rejected later)."""
     series = [sf.col("hourly.time").alias("time")] + [
         sf.coalesce(sf.col(f"hourly.{variable}"), sf.array().cast(_DOUBLE_SERIES)).alias(variable)
         for variable in HOURLY_VARIABLES
@@ -269,25 +321,30 @@ def explode_hourly(objects: DataFrame) -> DataFrame:
 def convert_units(hourly: DataFrame) -> DataFrame:
     """Canonical units (°C, %, mm, km/h, °, hPa, WMO code) and a UTC ``observed_at``.
 
-    Each variable's unit comes from ``hourly_units`` (the API default when absent); converted values are rounded
-    to 2 decimals. A unit the job cannot convert leaves the value null and is named in ``unit_problems``."""
+    Each variable's unit comes from ``hourly_units``; converted values are rounded to 2 decimals. A unit the job
+    cannot convert, or no unit at all (never assumed: objects without units are rejected before this), leaves the
+    value null and is named in ``unit_problems``."""
     converted: list[Column] = []
     problems: list[Column] = []
     for measurement in MEASUREMENTS:
         raw, unit = sf.col(f"raw_{measurement.variable}"), sf.col(f"{measurement.variable}_unit")
-        value = sf.when(unit.isNull() | (unit == measurement.canonical_unit), raw)
+        value = sf.when(unit == measurement.canonical_unit, raw)
         for unit_name, convert in measurement.conversions.items():
             value = value.when(unit == unit_name, sf.round(convert(raw), 2))
         converted.append(value.alias(measurement.column))
         problems.append(
-            sf.when(
-                unit.isNotNull() & ~unit.isin(measurement.units),
-                sf.concat(sf.lit(f"unsupported_unit:{measurement.variable}="), unit),
+            sf.when(unit.isNull(), sf.lit(f"missing_unit:{measurement.variable}")).when(
+                ~unit.isin(measurement.units), sf.concat(sf.lit(f"unsupported_unit:{measurement.variable}="), unit)
             )
         )
     time_unit = sf.col("time_unit")
-    iso_time = time_unit.isNull() | (time_unit == "iso8601")
-    problems.insert(0, sf.when(~iso_time, sf.concat(sf.lit("unsupported_unit:time="), time_unit)))
+    iso_time = sf.coalesce(time_unit == "iso8601", sf.lit(False))
+    problems.insert(
+        0,
+        sf.when(time_unit.isNull(), sf.lit("missing_unit:time")).when(
+            ~iso_time, sf.concat(sf.lit("unsupported_unit:time="), time_unit)
+        ),
+    )
     local_time = sf.try_to_timestamp(sf.col("raw_time"), sf.lit(ISO_HOUR_FORMAT))
     observed_at = sf.when(
         iso_time,
@@ -316,9 +373,21 @@ def flag_invalid_rows(converted: DataFrame) -> DataFrame:
     return converted.withColumn(REJECT_REASON, sf.when(reasons != "", reasons))
 
 
+def raw_values(hours: DataFrame) -> Column:
+    """An hour's raw values and units as JSON, what a reject shows of it."""
+    return sf.to_json(
+        sf.struct(
+            sf.col("raw_time").alias("time"),
+            *(sf.col(f"raw_{variable}").alias(variable) for variable in HOURLY_VARIABLES),
+            *(sf.col(f"{variable}_unit") for variable in ("time", *HOURLY_VARIABLES)),
+        )
+    )
+
+
 def refined_rows(valid: DataFrame, *, run_id: str, processed_at: datetime) -> DataFrame:
     """The refined table's columns for valid hours: ``is_forecast`` (the hour is later than its fetch), processing
-    metadata, and the partition values (observation date in UTC, city)."""
+    metadata, and the partition values (observation date in UTC, city); then, for a reject should the hour lose
+    the merge, its landing folder and raw values (``_ingest_date``, ``_raw_values``, never written to the table)."""
     values = {measurement.column: sf.col(measurement.column) for measurement in MEASUREMENTS}
     values["weather_code"] = sf.col("weather_code").cast(IntegerType())
     return valid.select(
@@ -334,55 +403,109 @@ def refined_rows(valid: DataFrame, *, run_id: str, processed_at: datetime) -> Da
         sf.lit(processed_at).cast(TimestampType()).alias("processed_at"),
         sf.date_format("observed_at", "yyyy-MM-dd").alias("date"),
         "city",
+        sf.col("ingest_date").alias(_INGEST_DATE),
+        raw_values(valid).alias(_RAW_VALUES),
     )
 
 
-def _first_per_hour(rows: DataFrame, order: Sequence[Column]) -> DataFrame:
-    ranked = rows.withColumn("_rank", sf.row_number().over(Window.partitionBy("city", "observed_at").orderBy(*order)))
-    return ranked.where(sf.col("_rank") == 1).drop("_rank")
+_MEASURED_COLUMNS = tuple(measurement.column for measurement in MEASUREMENTS)
+_KEPT = "_kept_"
 
 
-def keep_latest_fetch(rows: DataFrame) -> DataFrame:
-    """One row per (city, observed_at), the most recent fetch's: overlapping runs never count an hour twice."""
-    return _first_per_hour(rows, [sf.col("fetched_at").desc(), sf.col("source_key").desc()])
+def ranked_candidates(stored: DataFrame, incoming: DataFrame) -> DataFrame:
+    """Every candidate row of each (city, hour), stored and incoming, ranked: first the one holding the most of the
+    hour's values, then the most recent fetch, then the stored row of the same fetch (a re-run changes nothing).
+    Each row also carries the winner's values and fetch time (``_kept_<column>``), for the rejects.
+
+    One total order, so the merge is associative: a later fetch with fewer values never erases a stored value,
+    whichever run (or window) the two fetches meet in."""
+    columns = [field.name for field in REFINED_SCHEMA]
+
+    def candidates(frame: DataFrame, precedence: int) -> DataFrame:
+        extras = [
+            sf.col(name) if name in frame.columns else sf.lit(None).cast(StringType()).alias(name)
+            for name in (_INGEST_DATE, _RAW_VALUES)
+        ]
+        return frame.select(*columns, *extras, sf.lit(precedence).alias(_PRECEDENCE))
+
+    rows = candidates(stored, 1).unionByName(candidates(incoming, 0))
+    present = sum((sf.col(column).isNotNull().cast(IntegerType()) for column in _MEASURED_COLUMNS), sf.lit(0))
+    rows = rows.withColumn(_VALUES_PRESENT, present)
+    order = [
+        sf.col(_VALUES_PRESENT).desc(),
+        sf.col("fetched_at").desc(),
+        sf.col(_PRECEDENCE).desc(),
+        sf.col("source_key").desc(),
+    ]
+    hour = Window.partitionBy("city", "observed_at").orderBy(*order)
+    return rows.select(
+        "*",
+        sf.row_number().over(hour).alias("_rank"),
+        *(sf.first(column).over(hour).alias(f"{_KEPT}{column}") for column in (*_MEASURED_COLUMNS, "fetched_at")),
+    )
+
+
+def kept_rows(ranked: DataFrame) -> DataFrame:
+    """The new content of the partitions: each hour's first-ranked row, in the table's columns."""
+    return ranked.where(sf.col("_rank") == 1).select(*(field.name for field in REFINED_SCHEMA))
+
+
+def superseded_rejects(ranked: DataFrame) -> DataFrame:
+    """Incoming rows that lost to an older, more complete row, in the rejects layout, naming the values they lack
+    (``fewer_values_than_kept:temperature_c,...``). Losing to a newer fetch is no reject: that is the merge."""
+    lacking = sf.concat_ws(
+        ",",
+        *(
+            sf.when(sf.col(column).isNull() & sf.col(f"{_KEPT}{column}").isNotNull(), sf.lit(column))
+            for column in _MEASURED_COLUMNS
+        ),
+    )
+    losers = ranked.where(
+        (sf.col("_rank") > 1) & (sf.col(_PRECEDENCE) == 0) & (sf.col("fetched_at") > sf.col(f"{_KEPT}fetched_at"))
+    )
+    return losers.select(
+        "city",
+        "observed_at",
+        sf.concat(sf.lit("fewer_values_than_kept:"), lacking).alias(REJECT_REASON),
+        "source_key",
+        "fetched_at",
+        sf.col(_RAW_VALUES).alias("raw_values"),
+        sf.col(_INGEST_DATE).alias("ingest_date"),
+    )
 
 
 def merge_into_partitions(stored: DataFrame, incoming: DataFrame) -> DataFrame:
-    """The new content of the partitions ``incoming`` touches: per (city, hour) the most recent fetch among the rows
-    already stored and the incoming ones; a fetch seen again keeps the stored row (so a re-run changes nothing)."""
-    columns = [field.name for field in REFINED_SCHEMA]
-    candidates = stored.select(*columns, sf.lit(1).alias(_PRECEDENCE)).unionByName(
-        incoming.select(*columns, sf.lit(0).alias(_PRECEDENCE))
-    )
-    order = [sf.col("fetched_at").desc(), sf.col(_PRECEDENCE).desc(), sf.col("source_key").desc()]
-    return _first_per_hour(candidates, order).select(*columns)
+    """The new content of the partitions ``incoming`` touches: per (city, hour) the best candidate among the rows
+    already stored and the incoming ones (ranked_candidates)."""
+    return kept_rows(ranked_candidates(stored, incoming))
 
 
 def row_rejects(flagged: DataFrame) -> DataFrame:
     """Rejected hours in the rejects layout, with their raw values and units as JSON for inspection."""
-    raw = sf.to_json(
-        sf.struct(
-            sf.col("raw_time").alias("time"),
-            *(sf.col(f"raw_{variable}").alias(variable) for variable in HOURLY_VARIABLES),
-            *(sf.col(f"{variable}_unit") for variable in ("time", *HOURLY_VARIABLES)),
-        )
-    )
     return flagged.where(sf.col(REJECT_REASON).isNotNull()).select(
-        "city", "observed_at", REJECT_REASON, "source_key", "fetched_at", raw.alias("raw_values"), "ingest_date"
-    )
+        "city", "observed_at", REJECT_REASON, "source_key", "fetched_at", raw_values(flagged).alias("raw_values"),
+        "ingest_date",
+    )  # fmt: skip
 
 
 def object_rejects(described: DataFrame) -> DataFrame:
-    """Unusable objects in the rejects layout: one row per object, observed_at null."""
+    """Unusable objects in the rejects layout: one row per object, observed_at null. raw_values: the object's
+    text when it is not JSON, the API's error, the run and write times, or the units it came with."""
+    problem = sf.col(OBJECT_PROBLEM)
     raw = sf.coalesce(
         sf.when(sf.col(CORRUPT_RECORD) != "", sf.col(CORRUPT_RECORD)),
         sf.when(sf.col("error"), sf.to_json(sf.struct("error", "reason"))),
+        sf.when(
+            problem.startswith("run_"),
+            sf.to_json(sf.struct(sf.col("fetched_at").alias("run"), sf.col(WRITTEN_AT).alias("written_at"))),
+        ),
+        sf.when(problem.startswith("missing_") | problem.startswith("series_"), sf.to_json(sf.struct("hourly_units"))),
     )
-    unusable = described.where(sf.col(OBJECT_PROBLEM).isNotNull())
+    unusable = described.where(problem.isNotNull())
     return unusable.dropDuplicates([SOURCE_PATH]).select(
         "city",
         sf.lit(None).cast(TimestampType()).alias("observed_at"),
-        sf.col(OBJECT_PROBLEM).alias(REJECT_REASON),
+        problem.alias(REJECT_REASON),
         "source_key",
         "fetched_at",
         sf.substring(raw, 1, RAW_VALUES_MAX_CHARS).alias("raw_values"),
@@ -486,6 +609,7 @@ class JobSummary:
     objects_rejected: int
     hours_read: int
     hours_rejected: int
+    hours_superseded: int
     partitions_written: int
     refined_rows_written: int
     first_date_written: str | None
@@ -498,7 +622,8 @@ def configure_session(spark: SparkSession) -> None:
 
 
 def read_landing_objects(spark: SparkSession, landing_path: str, window_dates: Sequence[date]) -> DataFrame:
-    """Every landing object of the window's ingest_date folders, one row per location, with ``source_path``."""
+    """Every landing object of the window's ingest_date folders, one row per location, with ``source_path`` and
+    ``written_at`` (the object's modification time: on S3 its LastModified, when the upload completed)."""
     folders = ",".join(day.isoformat() for day in window_dates)
     pattern = f"{landing_path}ingest_date={{{folders}}}/run=*/city=*.json"
     try:
@@ -513,7 +638,9 @@ def read_landing_objects(spark: SparkSession, landing_path: str, window_dates: S
         if error.getErrorClass() == "PATH_NOT_FOUND":
             raise LandingWindowEmptyError(f"no landing object matches {pattern}") from error
         raise
-    return objects.withColumn(SOURCE_PATH, sf.input_file_name())
+    return objects.withColumns(
+        {SOURCE_PATH: sf.input_file_name(), WRITTEN_AT: sf.col("_metadata.file_modification_time")}
+    )
 
 
 def placeholder_objects(spark: SparkSession, paths: Sequence[str]) -> DataFrame:
@@ -525,95 +652,122 @@ def placeholder_objects(spark: SparkSession, paths: Sequence[str]) -> DataFrame:
             for field in LANDING_SCHEMA
         ),
         SOURCE_PATH,
+        sf.lit(None).cast(TimestampType()).alias(WRITTEN_AT),
     )
 
 
-def read_refined_partitions(
-    spark: SparkSession, refined_path: str, partitions: Iterable[tuple[str, str]]
-) -> DataFrame | None:
-    """The rows stored in those (date, city) partitions of the refined table, or None if none exists yet.
+class TableFiles:
+    """A table's partition directories and files through Hadoop's FileSystem (s3:// on Glue, local paths here):
+    only the named partitions are looked at, never the whole table."""
 
-    Lists only the touched dates' directories (Hadoop FileSystem: s3:// on Glue, local paths elsewhere), never the
-    whole table."""
-    jvm = spark.sparkContext._jvm
-    if jvm is None:  # only a stopped SparkContext has no JVM gateway
-        raise RuntimeError("the Spark session is stopped")
-    hadoop_path = jvm.org.apache.hadoop.fs.Path
-    unescape = jvm.org.apache.spark.sql.catalyst.catalog.ExternalCatalogUtils.unescapePathName
-    root = hadoop_path(refined_path)
-    filesystem = root.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-    cities_by_date: dict[str, set[str]] = defaultdict(set)
-    for day, city in partitions:
-        cities_by_date[day].add(city)
-    found: list[str] = []
-    for day, cities in sorted(cities_by_date.items()):
-        day_directory = hadoop_path(root, f"date={day}")
-        if not filesystem.exists(day_directory):
-            continue
-        for status in filesystem.listStatus(day_directory):
-            name = status.getPath().getName()
-            if status.isDirectory() and name.startswith("city=") and unescape(name.removeprefix("city=")) in cities:
-                found.append(status.getPath().toString())
-    if not found:
-        return None
-    return spark.read.schema(REFINED_SCHEMA).option("basePath", root.toString()).parquet(*found)
+    def __init__(self, spark: SparkSession, root: str, partition_columns: Sequence[str]) -> None:
+        jvm = spark.sparkContext._jvm
+        if jvm is None:  # only a stopped SparkContext has no JVM gateway
+            raise RuntimeError("the Spark session is stopped")
+        self._path = jvm.org.apache.hadoop.fs.Path
+        self._escape = jvm.org.apache.spark.sql.catalyst.catalog.ExternalCatalogUtils.escapePathName
+        self.root = self._path(root)
+        self.partition_columns = tuple(partition_columns)
+        self._filesystem = self.root.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+
+    def existing_directories(self, partitions: Iterable[tuple[str, ...]]) -> list[str]:
+        """The directories of those partitions (values in partition_columns order) that exist, as Spark names them."""
+        found = []
+        for values in sorted(set(partitions)):
+            relative = "/".join(
+                f"{name}={self._escape(value)}" for name, value in zip(self.partition_columns, values, strict=True)
+            )
+            directory = self._path(self.root, relative)
+            if self._filesystem.exists(directory):
+                found.append(directory.toString())
+        return found
+
+    def files_in(self, directories: Iterable[str]) -> list[str]:
+        """Every file directly in those directories."""
+        return [
+            status.getPath().toString()
+            for directory in directories
+            for status in self._filesystem.listStatus(self._path(directory))
+            if status.isFile()
+        ]
+
+    def delete(self, files: Iterable[str]) -> None:
+        for file in files:
+            self._filesystem.delete(self._path(file), False)
 
 
-def write_partitions(
+def read_partitions(spark: SparkSession, table: TableFiles, directories: Sequence[str]) -> DataFrame:
+    """The rows stored in those partition directories (an empty frame when there are none yet)."""
+    if not directories:
+        return spark.createDataFrame([], REFINED_SCHEMA)
+    return spark.read.schema(REFINED_SCHEMA).option("basePath", table.root.toString()).parquet(*directories)
+
+
+def append_partitions(
     frame: DataFrame, path: str, partition_columns: Sequence[str], order_columns: Sequence[str]
 ) -> None:
-    """Dynamic partition overwrite: the partitions present in ``frame`` are replaced, every other one is kept."""
+    """New files for the rows of ``frame``, under their partitions; no existing file is touched. Append is the one
+    mode every output committer implements the same way, so the outcome does not depend on which one Glue uses."""
     (
         arrange_for_write(frame, partition_columns, order_columns)
-        .write.mode("overwrite")
-        .option("partitionOverwriteMode", "dynamic")
+        .write.mode("append")
         .partitionBy(*partition_columns)
         .parquet(path)
     )
 
 
 def run_job(spark: SparkSession, arguments: JobArguments, *, processed_at: datetime) -> JobSummary:
-    """Read the window, clean, reject, merge into the refined partitions it touches, and write both outputs."""
+    """Read the window, clean, reject, merge into the refined partitions it touches, and write both outputs.
+
+    Each output's touched partitions are replaced by listing their files, appending the new files, and deleting the
+    listed ones, after every read of the old files is done (the stored rows are read by the appends themselves)."""
     configure_session(spark)
     key_prefix = landing_key_prefix(arguments.landing_path)
     objects = read_landing_objects(spark, arguments.landing_path, arguments.window_dates)
-    described = with_source_metadata(objects, key_prefix).cache()
+    described = with_source_metadata(objects, key_prefix, processed_at=processed_at).cache()
     (object_stats,) = described.agg(
         sf.collect_set(SOURCE_PATH).alias("paths"),
+        sf.collect_set("ingest_date").alias("ingest_dates"),
         sf.count_distinct(sf.when(sf.col(OBJECT_PROBLEM).isNotNull(), sf.col(SOURCE_PATH))).alias("rejected"),
     ).collect()
     unread = sorted(set(objects.inputFiles()) - set(object_stats["paths"]))
     object_problems = object_rejects(described)
     if unread:
-        object_problems = object_problems.unionByName(
-            object_rejects(with_source_metadata(placeholder_objects(spark, unread), key_prefix))
-        )
+        placeholders = with_source_metadata(placeholder_objects(spark, unread), key_prefix, processed_at=processed_at)
+        object_problems = object_problems.unionByName(object_rejects(placeholders))
 
     flagged = flag_invalid_rows(convert_units(explode_hourly(described.where(sf.col(OBJECT_PROBLEM).isNull())))).cache()
     (hour_stats,) = flagged.agg(sf.count(sf.lit(1)).alias("hours"), sf.count(REJECT_REASON).alias("rejected")).collect()
-    batch = keep_latest_fetch(
-        refined_rows(flagged.where(sf.col(REJECT_REASON).isNull()), run_id=arguments.run_id, processed_at=processed_at)
+    incoming = refined_rows(
+        flagged.where(sf.col(REJECT_REASON).isNull()), run_id=arguments.run_id, processed_at=processed_at
     )
-    touched = sorted((row["date"], row["city"]) for row in batch.select("date", "city").distinct().collect())
-    stored = read_refined_partitions(spark, arguments.refined_path, touched)
+    touched = sorted((row["date"], row["city"]) for row in incoming.select("date", "city").distinct().collect())
+    refined = TableFiles(spark, arguments.refined_path, REFINED_PARTITION_COLUMNS)
+    stored_directories = refined.existing_directories(touched)
     # Always through the merge, even into new partitions: every write then has the same plan and column nullability,
     # which is what keeps the files of a first run and of its re-runs byte-identical.
-    merged = merge_into_partitions(
-        spark.createDataFrame([], REFINED_SCHEMA) if stored is None else stored, batch
-    ).cache()
-    refined_rows_written = merged.count()  # reads the stored rows before the write replaces their files
-    if touched:
-        write_partitions(merged, arguments.refined_path, REFINED_PARTITION_COLUMNS, ("observed_at",))
+    ranked = ranked_candidates(read_partitions(spark, refined, stored_directories), incoming).cache()
+    merged, superseded = kept_rows(ranked), superseded_rejects(ranked)
+    refined_rows_written, hours_superseded = merged.count(), superseded.count()
 
+    rejects = TableFiles(spark, arguments.rejects_path, REJECT_PARTITION_COLUMNS)
+    unread_folders = {match.group(1) for path in unread if (match := re.search(INGEST_DATE_PATTERN, path))}
+    read_folders = sorted((day,) for day in {*object_stats["ingest_dates"], *unread_folders})
+    old_reject_files = rejects.files_in(rejects.existing_directories(read_folders))
+    old_refined_files = refined.files_in(stored_directories)
+    if touched:
+        append_partitions(merged, arguments.refined_path, REFINED_PARTITION_COLUMNS, ("observed_at",))
     objects_rejected = object_stats["rejected"] + len(unread)
-    if objects_rejected or hour_stats["rejected"]:
-        write_partitions(
-            object_problems.unionByName(row_rejects(flagged)),
+    if objects_rejected or hour_stats["rejected"] or hours_superseded:
+        append_partitions(
+            object_problems.unionByName(row_rejects(flagged)).unionByName(superseded),
             arguments.rejects_path,
             REJECT_PARTITION_COLUMNS,
             ("source_key", "observed_at", REJECT_REASON),
         )
-    for frame in (described, flagged, merged):
+    refined.delete(old_refined_files)
+    rejects.delete(old_reject_files)
+    for frame in (described, flagged, ranked):
         frame.unpersist()
     return JobSummary(
         run_id=arguments.run_id,
@@ -622,6 +776,7 @@ def run_job(spark: SparkSession, arguments: JobArguments, *, processed_at: datet
         objects_rejected=objects_rejected,
         hours_read=hour_stats["hours"],
         hours_rejected=hour_stats["rejected"],
+        hours_superseded=hours_superseded,
         partitions_written=len(touched),
         refined_rows_written=refined_rows_written,
         first_date_written=touched[0][0] if touched else None,

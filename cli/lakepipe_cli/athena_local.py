@@ -5,12 +5,16 @@ A query written for Athena (engine 3, Trino's dialect) is transpiled by sqlglot 
 prefix in the local lake (``<lake>/refined/weather_hourly/**/*.parquet``), with the template's columns cast to the
 template's types and the partition keys read from the Hive-style paths as strings, as Athena's partition
 projection does. The views of ``sql/views/`` are created on top. So the SQL files run unchanged on both engines.
+
+Execution parameters are taken as Athena takes them: each value is the text of one SQL literal (``'2026-11-20'``
+for a string, ``12`` for a number) spliced in for the next ``?``, so a string passed without its quotes fails here
+as it would there, instead of DuckDB binding it as a string.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -19,7 +23,8 @@ from typing import Any
 import duckdb
 import sqlglot
 from samtranslator.yaml_helper import yaml_parse
-from sqlglot import exp
+from sqlglot import TokenType, exp
+from sqlglot.dialects.athena import Athena
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
@@ -113,12 +118,78 @@ def to_duckdb(sql: str) -> list[str]:
     return [statement for statement in sqlglot.transpile(sql, read="athena", write="duckdb") if statement.strip()]
 
 
+# Typed literals Athena documents (DATE '2026-11-20', TIMESTAMP '…'): sqlglot parses them as casts of a string.
+_TYPED_LITERAL_TYPES = {exp.DataType.Type.DATE, exp.DataType.Type.TIMESTAMP, exp.DataType.Type.DECIMAL}
+
+
+def execution_parameter_literal(value: str) -> exp.Expr:
+    """The SQL literal an execution parameter's text is, or ValueError: Athena splices the text in as SQL, so a
+    string value needs its single quotes ('2026-11-20'); unquoted, 2026-11-20 is the arithmetic 2026 - 11 - 20."""
+    try:
+        parsed = sqlglot.parse_one(value, read="athena")
+    except sqlglot.errors.SqlglotError as error:
+        raise ValueError(f"execution parameter {value!r} is not SQL: {error}") from error
+    if isinstance(parsed, exp.Literal | exp.Boolean | exp.Null):
+        return parsed
+    if isinstance(parsed, exp.Neg) and isinstance(parsed.this, exp.Literal) and parsed.this.is_number:
+        return parsed
+    if (
+        isinstance(parsed, exp.Cast)
+        and isinstance(parsed.this, exp.Literal)
+        and parsed.this.is_string
+        and parsed.to.this in _TYPED_LITERAL_TYPES
+    ):
+        return parsed
+    hint = f"; a string must be quoted: '{value}'" if "'" not in value else ""
+    raise ValueError(f"execution parameter {value!r} is not a SQL literal (Athena reads it as {parsed.sql()}){hint}")
+
+
+def bind_execution_parameters(sql: str, parameters: Sequence[str]) -> str:
+    """``sql`` with its ``?`` placeholders replaced, in text order, by the parameters' literal text, as Athena does.
+    A ``?`` inside a string literal, a quoted name or a comment is not a placeholder (the tokenizer says which)."""
+    placeholders = [token for token in Athena().tokenize(sql) if token.token_type == TokenType.PLACEHOLDER]
+    if len(placeholders) != len(parameters):
+        raise ValueError(
+            f"the SQL has {len(placeholders)} ? placeholder(s) but {len(parameters)} parameter(s) were given"
+        )
+    pieces: list[str] = []
+    position = 0
+    for token, value in zip(placeholders, parameters, strict=True):
+        if not isinstance(value, str):
+            raise TypeError(f"execution parameters are SQL literal text, got {value!r}")
+        literal = execution_parameter_literal(value)
+        pieces += [sql[position : token.start], literal.sql(dialect="athena")]
+        position = token.end + 1
+    return "".join([*pieces, sql[position:]])
+
+
+_PARAMETERS_DECLARATION = re.compile(r"^-- Parameters \(in order\): (.+)$", re.MULTILINE)
+
+
+def declared_parameters(sql: str) -> list[str]:
+    """The parameter names a SQL file declares, one per ``?`` in order, in a ``-- Parameters (in order): a, b``
+    comment line (empty when it declares none). tools/sync_sql.py builds the state machine's ExecutionParameters
+    from the same line, so the query and its caller cannot disagree on the order."""
+    match = _PARAMETERS_DECLARATION.search(sql)
+    return [name.strip() for name in match.group(1).split(",")] if match else []
+
+
+def named_parameters(sql: str, values: Mapping[str, str]) -> list[str]:
+    """The execution parameters (SQL literal texts) for ``sql``'s declared names, in its placeholders' order."""
+    names = declared_parameters(sql)
+    missing = sorted(set(names) - set(values))
+    if missing:
+        raise ValueError(f"no value for declared parameter(s) {missing}")
+    return [values[name] for name in names]
+
+
+def string_literal(text: str) -> str:
+    """``text`` as a SQL string literal, quotes doubled."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def _quoted(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 class LocalAthena:
@@ -143,7 +214,7 @@ class LocalAthena:
         columns = [*table.columns, *table.partition_keys]
         if any(directory.rglob("*.parquet")):
             source = (
-                f"read_parquet({_literal(f'{directory.as_posix()}/**/*.parquet')}, hive_partitioning = true, "
+                f"read_parquet({string_literal(f'{directory.as_posix()}/**/*.parquet')}, hive_partitioning = true, "
                 "hive_types_autocast = false)"
             )
             # Partition keys are read from the paths as VARCHAR and left uncast: a cast would hide them from DuckDB's
@@ -162,29 +233,23 @@ class LocalAthena:
         nulls = ", ".join(f"CAST(NULL AS {duckdb_type(kind)}) AS {_quoted(name)}" for name, kind in columns)
         return f"CREATE OR REPLACE VIEW {_quoted(table.name)} AS SELECT {nulls} WHERE false"
 
-    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> QueryResult:
-        """Run Athena SQL; ``parameters`` fill the ``?`` placeholders in order, across statements. The result is
-        the last statement's."""
-        remaining = list(parameters)
+    def execute(self, sql: str, parameters: Sequence[str] = ()) -> QueryResult:
+        """Run Athena SQL; ``parameters`` are SQL literal texts (``"'2026-11-20'"``, ``"12"``) for the ``?``
+        placeholders in text order, across statements, as Athena's ExecutionParameters. The result is the last
+        statement's."""
         result = QueryResult(columns=(), rows=[])
-        for statement in sqlglot.parse(sql, read="athena"):
+        for statement in sqlglot.parse(bind_execution_parameters(sql, parameters), read="athena"):
             if statement is None:
                 continue
-            wanted = len(list(statement.find_all(exp.Placeholder)))
-            if wanted > len(remaining):
-                raise ValueError(f"the SQL has more ? placeholders than the {len(parameters)} parameters given")
-            arguments, remaining = remaining[:wanted], remaining[wanted:]
-            cursor = self.connection.execute(statement.sql(dialect="duckdb"), arguments)
+            cursor = self.connection.execute(statement.sql(dialect="duckdb"))
             if cursor.description is not None:
                 result = QueryResult(
                     columns=tuple(column[0] for column in cursor.description),
                     rows=[tuple(row) for row in cursor.fetchall()],
                 )
-        if remaining:
-            raise ValueError(f"{len(remaining)} parameter(s) left over: the SQL has fewer ? placeholders")
         return result
 
-    def execute_file(self, path: Path, parameters: Sequence[Any] = ()) -> QueryResult:
+    def execute_file(self, path: Path, parameters: Sequence[str] = ()) -> QueryResult:
         return self.execute(Path(path).read_text(), parameters)
 
     def close(self) -> None:

@@ -5,7 +5,8 @@
    CsvToParquetFunction handler gets the S3 events S3 would send (plus one duplicate delivery).
 3. Weather: the real state machine definition is walked locally — IngestWeatherFunction's handler (live
    Open-Meteo when reachable, else a recorded response served on loopback), the real Glue script on local Spark,
-   the validation SQL on DuckDB (sqlglot transpiles Athena's dialect), the Choice on its result.
+   the views' CREATE OR REPLACE VIEW statements and the validation SQL on DuckDB (sqlglot transpiles Athena's
+   dialect), the Choice on its result.
 4. A summary, a PNG chart and the local lake under the output directory.
 """
 
@@ -77,6 +78,8 @@ class DemoResult:
     glue_summary: dict[str, Any] = field(default_factory=dict)
     validation: dict[str, Any] = field(default_factory=dict)
     states: list[tuple[str, str, float]] = field(default_factory=list)
+    # The views the PublishViews step created (CREATE OR REPLACE VIEW run on the local lake), in order.
+    views: list[str] = field(default_factory=list)
     pipeline_status: str = ""
     pipeline_error: str | None = None
     daily: list[dict[str, Any]] = field(default_factory=list)
@@ -275,6 +278,7 @@ def _weather_stage(
         console.print("Weather pipeline: walking statemachine/weather_pipeline.asl.json")
         execution = machine.run(f"demo-{event['id'][:8]}", event, on_state=report)
     result.states = execution.visited
+    result.views = [item["view"] for item in (execution.output or {}).get("views", [])]
     result.pipeline_status = execution.status
     result.pipeline_error = None if execution.error is None else f"{execution.error}: {execution.cause}"
     mark = "[green]✓[/]" if execution.status == "SUCCEEDED" else "[red]✗[/]"
@@ -338,12 +342,11 @@ def _local_tasks(
     def start_query(parameters: dict[str, Any]) -> dict[str, Any]:
         from lakepipe_cli.athena_local import LocalAthena  # noqa: PLC0415 - DuckDB only when needed
 
-        # Athena splices each execution parameter in as SQL text ('2026-11-20' with its quotes); DuckDB binds values.
-        values = [value.strip("'") for value in parameters.get("ExecutionParameters", [])]
+        # Each execution parameter is SQL literal text ('2026-11-20' with its quotes), spliced in as Athena does.
         query_id = str(uuid.uuid4())
         try:
             with LocalAthena(lake) as athena:
-                answer = athena.execute(parameters["QueryString"], values)
+                answer = athena.execute(parameters["QueryString"], parameters.get("ExecutionParameters", []))
             queries[query_id] = {"state": "SUCCEEDED", "columns": answer.columns, "rows": answer.rows}
         except Exception as error:
             queries[query_id] = {"state": "FAILED", "reason": str(error)}

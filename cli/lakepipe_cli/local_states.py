@@ -7,9 +7,11 @@ ones. Each Task's resource maps to a local implementation that answers in the sh
 rules read it unchanged.
 
 Covered: Task (Parameters, ResultSelector, ResultPath, Catch; Retry is not needed locally), Pass, Choice
-(String/Numeric/Boolean comparisons, IsPresent, IsNull, And/Or/Not), Wait (not slept), Succeed, Fail; the
-intrinsics States.Format, States.Array and States.Hash. That is the subset lakepipe's definition uses; anything
-else raises, so a definition that outgrows it fails loudly here.
+(String/Numeric/Boolean comparisons, IsPresent, IsNull, And/Or/Not), Wait (not slept), Map (inline: ItemsPath,
+ItemSelector with ``$$.Map.Item``, ItemProcessor, ResultPath, Catch; iterations run one after another), Succeed,
+Fail (Error/Cause or ErrorPath/CausePath); the intrinsics States.Format, States.Array, States.Hash and
+States.MathAdd. That is the subset lakepipe's definition uses; anything else raises, so a definition that outgrows
+it fails loudly here.
 """
 
 from __future__ import annotations
@@ -146,6 +148,8 @@ class Execution:
     output: Any = None
     error: str | None = None
     cause: str | None = None
+    # Context object fields beyond Execution: ``Map`` inside a Map iteration.
+    extra_context: dict[str, Any] = field(default_factory=dict)
 
     @property
     def context(self) -> dict[str, Any]:
@@ -155,7 +159,8 @@ class Execution:
                 "Name": self.name,
                 "StartTime": self.started_at,
                 "Input": self.input,
-            }
+            },
+            **self.extra_context,
         }
 
 
@@ -167,9 +172,19 @@ class LocalStateMachine:
         self.tasks = tasks
 
     def run(
-        self, name: str, execution_input: dict[str, Any], on_state: Callable[[str, str], None] | None = None
+        self,
+        name: str,
+        execution_input: Any,
+        on_state: Callable[[str, str], None] | None = None,
+        *,
+        parent: Execution | None = None,
+        extra_context: dict[str, Any] | None = None,
     ) -> Execution:
-        execution = Execution(name=name, input=execution_input)
+        """Run from StartAt to a Succeed, Fail or End state. ``parent`` makes this a Map iteration: the context
+        object is the parent execution's, plus ``extra_context``."""
+        execution = Execution(name=name, input=execution_input, extra_context=extra_context or {})
+        if parent is not None:
+            execution.input, execution.started_at = parent.input, parent.started_at
         data: Any = copy.deepcopy(execution_input)
         state_name = self.definition["StartAt"]
         while True:
@@ -205,6 +220,9 @@ class LocalStateMachine:
                 execution.error = self._fail_field(state, data, "Error")
                 execution.cause = self._fail_field(state, data, "Cause")
                 return execution
+            if state.get("End") is True:
+                execution.status, execution.output = "SUCCEEDED", data
+                return execution
             state_name = next_name
 
     def _step(self, state: Mapping[str, Any], data: Any, execution: Execution) -> tuple[str, Any]:
@@ -212,12 +230,7 @@ class LocalStateMachine:
         if kind in {"Succeed", "Fail"}:
             return "", data
         if kind == "Choice":
-            for rule in state["Choices"]:
-                if self._matches(rule, data):
-                    return rule["Next"], data
-            if "Default" not in state:
-                raise StatesError("States.NoChoiceMatched", "no Choice rule matched and there is no Default")
-            return state["Default"], data
+            return self._choose(state, data), data
         if kind == "Wait":
             return state["Next"], data
         if kind == "Pass":
@@ -225,17 +238,52 @@ class LocalStateMachine:
                 result = self._resolve(state["Parameters"], data, execution)
             else:
                 result = state.get("Result", data)
-            return state["Next"], write_path(data, state.get("ResultPath", "$"), result)
-        if kind == "Task":
-            resource = state["Resource"]
-            if resource not in self.tasks:
-                raise ValueError(f"no local implementation for {resource}")
-            parameters = self._resolve(state.get("Parameters", {}), data, execution)
-            result = self.tasks[resource](parameters)
-            if "ResultSelector" in state:
-                result = self._resolve(state["ResultSelector"], result, execution)
-            return state["Next"], write_path(data, state.get("ResultPath", "$"), result)
-        raise ValueError(f"state type {kind} is not supported locally")
+        elif kind == "Map":
+            result = self._map(state, data, execution)
+        elif kind == "Task":
+            result = self._task(state, data, execution)
+        else:
+            raise ValueError(f"state type {kind} is not supported locally")
+        return state.get("Next", ""), write_path(data, state.get("ResultPath", "$"), result)
+
+    def _choose(self, state: Mapping[str, Any], data: Any) -> str:
+        for rule in state["Choices"]:
+            if self._matches(rule, data):
+                return str(rule["Next"])
+        if "Default" not in state:
+            raise StatesError("States.NoChoiceMatched", "no Choice rule matched and there is no Default")
+        return str(state["Default"])
+
+    def _task(self, state: Mapping[str, Any], data: Any, execution: Execution) -> Any:
+        resource = state["Resource"]
+        if resource not in self.tasks:
+            raise ValueError(f"no local implementation for {resource}")
+        result = self.tasks[resource](self._resolve(state.get("Parameters", {}), data, execution))
+        if "ResultSelector" in state:
+            result = self._resolve(state["ResultSelector"], result, execution)
+        return result
+
+    def _map(self, state: Mapping[str, Any], data: Any, execution: Execution) -> list[Any]:
+        """An inline Map: each item through the ItemProcessor, in order; the first failed iteration fails it."""
+        items = read_path(data, state.get("ItemsPath", "$"))
+        if not isinstance(items, list):
+            raise StatesError("States.Runtime", f"the Map's ItemsPath {state.get('ItemsPath', '$')} is not an array")
+        processor = state.get("ItemProcessor") or state["Iterator"]
+        iterations = LocalStateMachine(processor, self.tasks)
+        results: list[Any] = []
+        for index, item in enumerate(items):
+            context = {"Map": {"Item": {"Index": index, "Value": item}}}
+            item_context = Execution(name=execution.name, input=execution.input, extra_context=context)
+            selector = state.get("ItemSelector", state.get("Parameters"))
+            iteration_input = item if selector is None else self._resolve(selector, data, item_context)
+            iteration = iterations.run(execution.name, iteration_input, parent=execution, extra_context=context)
+            execution.visited += [
+                (f"{name}[{index}]", outcome, seconds) for name, outcome, seconds in iteration.visited
+            ]
+            if iteration.status != "SUCCEEDED":
+                raise StatesError(iteration.error or "States.TaskFailed", iteration.cause or "")
+            results.append(iteration.output)
+        return results
 
     def _resolve(self, template: Any, data: Any, execution: Execution) -> Any:
         """Parameters/ResultSelector: keys ending in ``.$`` take a path or intrinsic; the rest are literal."""
@@ -281,6 +329,9 @@ class LocalStateMachine:
         if call.name == "States.Hash":
             value, algorithm = arguments
             return hashlib.new(algorithm.replace("-", "").lower(), str(value).encode()).hexdigest()
+        if call.name == "States.MathAdd":
+            first, second = arguments
+            return first + second
         raise ValueError(f"intrinsic {call.name} is not supported locally")
 
     def _matches(self, rule: Mapping[str, Any], data: Any) -> bool:

@@ -1,17 +1,22 @@
 """`lakepipe query`: Athena SQL over the local lake (DuckDB), printed as a table.
 
 lakepipe query "SELECT city, sum(precipitation_mm) FROM weather_hourly GROUP BY city" --lake demo-output/lake
-lakepipe query sql/validation/validate_weather_run.sql --param 2026-11-21 --param 2026-11-23
+lakepipe query sql/validation/validate_weather_run.sql --param window_start="'2026-11-21'" \
+    --param window_end="'2026-11-23'"
+
+Parameter values are SQL literal text, as Athena's execution parameters: a string keeps its single quotes.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 DEFAULT_LAKE = Path("demo-output/lake")
+_NAMED_VALUE = re.compile(r"([A-Za-z_]\w*)=(.*)", re.DOTALL)
 
 
 def register(subcommands: Any) -> None:
@@ -27,8 +32,9 @@ def register(subcommands: Any) -> None:
         "--param",
         action="append",
         default=[],
-        metavar="VALUE",
-        help="value of the next ? placeholder (repeat, in order)",
+        metavar="[NAME=]LITERAL",
+        help="a ? placeholder's value as SQL literal text ('2026-11-21' for a string): repeat in order, or give "
+        "NAME=LITERAL for the names the SQL file declares in its '-- Parameters (in order):' line",
     )
     parser.set_defaults(run=run_query)
 
@@ -38,6 +44,16 @@ def _sql_text(argument: str) -> str:
     if argument.endswith(".sql") and path.is_file():
         return path.read_text()
     return argument
+
+
+def _parameters(sql: str, given: list[str]) -> list[str]:
+    """Positional values as given, or, when every value is NAME=LITERAL, the literals in the SQL's declared order."""
+    from lakepipe_cli.athena_local import named_parameters  # noqa: PLC0415
+
+    named = [_NAMED_VALUE.fullmatch(value) for value in given]
+    if given and all(named):
+        return named_parameters(sql, {match.group(1): match.group(2) for match in named if match})
+    return given
 
 
 def run_query(args: argparse.Namespace) -> int:
@@ -54,7 +70,8 @@ def run_query(args: argparse.Namespace) -> int:
         return 2
     try:
         with LocalAthena(args.lake) as athena:
-            result = athena.execute(_sql_text(args.sql), args.param)
+            sql = _sql_text(args.sql)
+            result = athena.execute(sql, _parameters(sql, args.param))
     except (duckdb.Error, sqlglot.errors.SqlglotError, ValueError) as error:
         print(f"lakepipe query: {error}", file=sys.stderr)
         return 1

@@ -19,15 +19,15 @@ MINIMUM_JAVA = 17
 _JAVA_VERSION = re.compile(r'version "(?P<version>[^"]+)"')
 _QUIET_LOGGING = Path(__file__).with_name("log4j2-quiet.properties")
 
-# Small and quiet: two cores, a handful of shuffle partitions for test-sized data, no UI or progress bars, UTC and
-# dynamic partition overwrite as the Glue job sets them; serial GC and C1 only make the JVM start faster.
+# Small and quiet: two cores, a handful of shuffle partitions for test-sized data, no UI or progress bars, UTC as the
+# Glue job sets it; serial GC and C1 only make the JVM start faster. No partitionOverwriteMode: the job never
+# overwrites (it appends, then deletes the files it listed), so the tests run it with Spark's default.
 LOCAL_SETTINGS = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.shuffle.partitions": "4",
     "spark.default.parallelism": "2",
     "spark.sql.session.timeZone": "UTC",
-    "spark.sql.sources.partitionOverwriteMode": "dynamic",
     "spark.driver.memory": "1g",
     "spark.driver.extraJavaOptions": "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Duser.timezone=UTC "
     f"-Dlog4j2.configurationFile={_QUIET_LOGGING.as_uri()}",

@@ -1,7 +1,12 @@
 -- Validates the refined weather of one run window; the state machine runs it after the Glue job (contract 4).
--- Athena (engine 3) dialect. Two positional parameters, in this order: window_start, window_end, as 'YYYY-MM-DD'
--- strings (observation dates, UTC, both included). The table is referenced unqualified: Athena's query execution
--- context names the database; locally it is a DuckDB view.
+-- Athena (engine 3) dialect. Each parameter is a quoted SQL string literal ('YYYY-MM-DD': observation dates, UTC,
+-- both included), spliced in for the next placeholder in text order:
+-- Parameters (in order): window_start, window_end, window_start, window_end
+-- Athena accepts placeholders only in WHERE clauses, so the window enters twice: once to pick its days from a
+-- calendar (the window's own values, which the measures and checks need), once as constants on "date", which
+-- partition projection prunes on. tools/sync_sql.py builds the state machine's ExecutionParameters from the line
+-- above. The table is referenced unqualified: Athena's query execution context names the database; locally it is
+-- a DuckDB view.
 --
 -- Returns exactly one row: passed, failed_checks ('' when none, else the failed checks' names joined by ','),
 -- then the measured values. Checks:
@@ -12,19 +17,28 @@
 --   missing_days           every city present in the window has every day of the window
 --   freshness              the most recent fetch is no older than the window's start (a lower bound: the run that
 --                          asked for this window fetched on a day inside it)
---
--- The parameters enter once, in run_window; Trino folds that one-row constant relation into the filter, so the
--- predicate on "date" reaches partition projection as constants and only the window's partitions are read.
-WITH run_window AS (
+WITH calendar AS (
+    -- Every day from 1900-01-01 to 2199-12-31 (Trino's sequence() stops at 10,000 entries: years x day offsets).
+    SELECT day
+    FROM (
+        SELECT CAST(date_add('day', day_offset, year_start) AS date) AS day, year_start
+        FROM UNNEST(sequence(DATE '1900-01-01', DATE '2199-01-01', INTERVAL '1' YEAR)) AS years (year_start)
+        CROSS JOIN UNNEST(sequence(0, 365)) AS offsets (day_offset)
+    ) AS candidates
+    WHERE year(day) = year(year_start)
+),
+run_window AS (
     SELECT
-        CAST(? AS varchar) AS window_start,
-        CAST(? AS varchar) AS window_end
+        CAST(min(day) AS varchar) AS window_start,
+        CAST(max(day) AS varchar) AS window_end,
+        count(*) AS window_days
+    FROM calendar
+    WHERE day BETWEEN CAST(? AS date) AND CAST(? AS date)
 ),
 window_rows AS (
     SELECT h.city, h."date", h.observed_at, h.temperature_c, h.fetched_at
     FROM weather_hourly AS h
-    CROSS JOIN run_window AS w
-    WHERE h."date" BETWEEN w.window_start AND w.window_end
+    WHERE h."date" BETWEEN ? AND ?
 ),
 city_days AS (
     SELECT city, "date", count(DISTINCT observed_at) AS distinct_hours
@@ -41,7 +55,7 @@ measures AS (
     SELECT
         w.window_start,
         w.window_end,
-        date_diff('day', CAST(w.window_start AS date), CAST(w.window_end AS date)) + 1 AS window_days,
+        w.window_days,
         (SELECT count(*) FROM window_rows) AS row_count,
         (SELECT count(*) FROM duplicate_keys) AS duplicate_keys,
         (

@@ -49,6 +49,13 @@ def test_demo_runs_both_pipelines_offline_with_the_numbers_the_inputs_imply(tmp_
     assert [state for state, _, _ in result.states] == [
         "IngestWeather",
         "TransformWeather",
+        "ListViews",
+        *[
+            f"{state}[{index}]"
+            for index in range(3)
+            for state in ("StartViewQuery", "GetViewQueryState", "CheckViewQueryState", "ViewPublished")
+        ],
+        "PublishViews",
         "PrepareValidation",
         "StartValidationQuery",
         "GetValidationQueryState",
@@ -57,6 +64,7 @@ def test_demo_runs_both_pipelines_offline_with_the_numbers_the_inputs_imply(tmp_
         "CheckValidationResult",
         "PipelineSucceeded",
     ]
+    assert result.views == ["daily_weather_by_city", "precipitation_totals", "temperature_trend"]
     assert result.manifest["window_start"] == "2026-11-20"
     assert result.manifest["window_end"] == "2026-11-23"
     assert result.glue_summary["hours_read"] == 4 * 96

@@ -26,8 +26,11 @@ MANIFEST = {"run_id": "20261122T030000Z", "ingest_date": "2026-11-22", "window_s
             "window_end": "2026-11-23"}  # fmt: skip
 
 
-def tasks(*, validation_row: list[Any], glue_error: str | None = None) -> tuple[dict[str, Any], list[Any]]:
+def tasks(
+    *, validation_row: list[Any], glue_error: str | None = None, failing_view: str | None = None
+) -> tuple[dict[str, Any], list[Any]]:
     published: list[Any] = []
+    queries: dict[str, str] = {}
 
     def glue(parameters: dict[str, Any]) -> dict[str, Any]:
         if glue_error:
@@ -36,15 +39,23 @@ def tasks(*, validation_row: list[Any], glue_error: str | None = None) -> tuple[
         return {"Id": "jr_1", "JobRunState": "SUCCEEDED", "ExecutionTime": 42}
 
     def start_query(parameters: dict[str, Any]) -> dict[str, Any]:
-        assert parameters["ExecutionParameters"] == ["'2026-11-20'", "'2026-11-23'"]
         assert parameters["WorkGroup"] == "lakepipe-dev"
-        return {"QueryExecutionId": "q-1"}
+        query_id = f"q-{len(queries)}"
+        queries[query_id] = parameters["QueryString"]
+        if "CREATE OR REPLACE VIEW" not in parameters["QueryString"]:
+            window = ["'2026-11-20'", "'2026-11-23'"]
+            assert parameters["ExecutionParameters"] == window + window
+        return {"QueryExecutionId": query_id}
+
+    def query_state(parameters: dict[str, Any]) -> dict[str, Any]:
+        failed = failing_view is not None and f"VIEW {failing_view} AS" in queries[parameters["QueryExecutionId"]]
+        return {"QueryExecution": {"Status": {"State": "FAILED" if failed else "SUCCEEDED"}}}
 
     implementations = {
         "arn:aws:states:::lambda:invoke": lambda parameters: {"Payload": MANIFEST, "StatusCode": 200},
         "arn:aws:states:::glue:startJobRun.sync": glue,
         "arn:aws:states:::athena:startQueryExecution": start_query,
-        "arn:aws:states:::athena:getQueryExecution": lambda p: {"QueryExecution": {"Status": {"State": "SUCCEEDED"}}},
+        "arn:aws:states:::athena:getQueryExecution": query_state,
         "arn:aws:states:::athena:getQueryResults": lambda p: {
             "ResultSet": {
                 "Rows": [
@@ -95,6 +106,43 @@ def test_a_failed_glue_run_is_caught_and_notified() -> None:
     assert execution.status == "FAILED"
     assert [state for state, _, _ in execution.visited][:3] == ["IngestWeather", "TransformWeather", "TransformFailed"]
     assert "job run FAILED" in published[0]["Message"]["cause"]
+
+
+def test_the_views_are_published_one_iteration_each_before_the_validation() -> None:
+    implementations, _ = tasks(validation_row=[True, ""])
+
+    execution = machine(implementations).run("views", {"id": "e-4"})
+
+    # Then each view's iteration started its DDL query, saw it succeed and reported it, in file order
+    assert execution.status == "SUCCEEDED"
+    assert read_path(execution.output, "$.views") == [
+        {"view": "daily_weather_by_city", "query_id": "q-0"},
+        {"view": "precipitation_totals", "query_id": "q-1"},
+        {"view": "temperature_trend", "query_id": "q-2"},
+    ]
+    visited = [state for state, _, _ in execution.visited]
+    assert visited.index("PublishViews") < visited.index("StartValidationQuery")
+    assert visited.count("ViewPublished[2]") == 1
+
+
+def test_a_view_that_fails_to_publish_is_notified_with_its_name() -> None:
+    implementations, published = tasks(validation_row=[True, ""], failing_view="precipitation_totals")
+
+    execution = machine(implementations).run("view-fails", {"id": "e-5"})
+
+    assert (execution.status, execution.error) == ("FAILED", "Views.PublishFailed")
+    assert execution.cause == (
+        "Views.QueryFailed: Athena query q-1 creating view precipitation_totals ended FAILED; its StateChangeReason "
+        "is in the query history."
+    )
+    assert [state for state, _, _ in execution.visited][-5:] == [
+        "ViewFailed[1]",
+        "PublishViews",
+        "ViewsFailed",
+        "NotifyFailure",
+        "PipelineFailed",
+    ]
+    assert published[0]["Message"]["error"] == "Views.PublishFailed"
 
 
 def test_a_missing_substitution_is_an_error() -> None:

@@ -221,34 +221,56 @@ class ExpectedHour:
     values: dict[str, Any]
 
 
-def expected_refined(lake_root: Path) -> dict[tuple[str, str], ExpectedHour]:
+def readable_object(document: Any, fetched_at: datetime, written_at: datetime, now: datetime) -> bool:
+    """Whether the job may merge an object's hours at all: a forecast body with every requested variable, each as
+    long as the time axis, a unit for each, and a run no later than the object's write time or the job's clock."""
+    if not isinstance(document, dict) or not isinstance(document.get("hourly"), dict):
+        return False  # an API error body, or no series
+    units, series = document.get("hourly_units"), document["hourly"]
+    if not isinstance(units, dict) or not set(METRIC_UNITS) <= set(units):
+        return False
+    times = series.get("time") or []
+    if not times or any(len(series.get(variable) or []) != len(times) for variable in _RANGES):
+        return False
+    return fetched_at <= written_at and fetched_at <= now
+
+
+def expected_refined(lake_root: Path, now: datetime | None = None) -> dict[tuple[str, str], ExpectedHour]:
     """What the refined table must hold for the landing objects under ``lake_root``, computed without Spark: per
-    (city, hour), the most recent fetch whose values are all within range (unreadable objects skipped)."""
+    (city, hour), among the fetches whose values are all within range (unreadable objects skipped), the one with
+    the most non-null values, the most recent among those."""
+    now = now or datetime.now(UTC)
     best: dict[tuple[str, str], ExpectedHour] = {}
     for path in sorted((lake_root / LANDING_KEY_ROOT).rglob("city=*.json")):
+        fetched_at = datetime.strptime(path.parent.name.removeprefix("run="), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        written_at = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
         try:
             document = json.loads(path.read_bytes())
         except json.JSONDecodeError:
             continue
-        if not isinstance(document, dict) or "hourly" not in document:
-            continue  # an API error body
+        if not readable_object(document, fetched_at, written_at, now):
+            continue
         city = path.stem.removeprefix("city=")
-        fetched_at = datetime.strptime(path.parent.name.removeprefix("run="), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-        units = document.get("hourly_units", {})
+        units = document["hourly_units"]
         series = document["hourly"]
         for index, hour in enumerate(series["time"]):
             values: dict[str, Any] = {}
             for variable in _RANGES:
                 value = series[variable][index]
-                convert = _TO_METRIC.get(units.get(variable, ""))
+                convert = _TO_METRIC.get(units[variable])
                 values[variable] = convert(value) if convert and value is not None else value
             ranges = zip(values.values(), _RANGES.values(), strict=True)
             if any(value is not None and not low <= value <= high for value, (low, high) in ranges):
                 continue
+            candidate = ExpectedHour(city=city, hour=hour, fetched_at=fetched_at, values=values)
             current = best.get((city, hour))
-            if current is None or fetched_at > current.fetched_at:
-                best[(city, hour)] = ExpectedHour(city=city, hour=hour, fetched_at=fetched_at, values=values)
+            if current is None or _completeness(candidate) > _completeness(current):
+                best[(city, hour)] = candidate
     return best
+
+
+def _completeness(hour: ExpectedHour) -> tuple[int, datetime]:
+    return sum(value is not None for value in hour.values.values()), hour.fetched_at
 
 
 def expected_daily_precipitation(lake_root: Path) -> dict[tuple[str, str], float]:

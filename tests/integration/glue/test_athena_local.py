@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from lakepipe_cli.athena_local import LocalAthena, duckdb_type, glue_tables
+from lakepipe_cli.athena_local import LocalAthena, duckdb_type, glue_tables, named_parameters
 from lakepipe_cli.query import register
 from tests.conftest import REPO_ROOT
 
@@ -76,7 +76,7 @@ def test_athena_sql_runs_with_positional_parameters(lake: Path) -> None:
         result = athena.execute(
             "SELECT city, date_format(min(observed_at), '%Y-%m-%d %H:%i') AS first_hour, count_if(temperature_c > ?) "
             'AS warm_hours FROM weather_hourly WHERE "date" = ? GROUP BY city ORDER BY city',
-            [11.5, "2026-11-21"],
+            ["11.5", "'2026-11-21'"],
         )
 
     assert result.columns == ("city", "first_hour", "warm_hours")
@@ -92,10 +92,27 @@ def test_timestamps_come_back_in_utc_as_athena_shows_them(lake: Path) -> None:
 
 def test_parameters_must_match_the_placeholders(lake: Path) -> None:
     with LocalAthena(lake) as athena:
-        with pytest.raises(ValueError, match="more \\? placeholders"):
-            athena.execute("SELECT ? AS a, ? AS b", ["one"])
-        with pytest.raises(ValueError, match="left over"):
-            athena.execute("SELECT ? AS a", ["one", "two"])
+        with pytest.raises(ValueError, match="2 \\? placeholder\\(s\\) but 1 parameter"):
+            athena.execute("SELECT count(*) AS n FROM weather_hourly WHERE city = ? AND hour(observed_at) = ?", ["'a'"])
+        with pytest.raises(ValueError, match="1 \\? placeholder\\(s\\) but 2 parameter"):
+            athena.execute("SELECT count(*) AS n FROM weather_hourly WHERE city = ?", ["'a'", "'b'"])
+
+
+def test_a_parameter_is_spliced_in_as_the_sql_literal_athena_would_read(lake: Path) -> None:
+    # Given a query on a string column: Athena splices each execution parameter's text in as SQL
+    sql = 'SELECT count(*) AS hours FROM weather_hourly WHERE "date" = ?'
+    with LocalAthena(lake) as athena:
+        # When the string arrives quoted it is the string; a quote inside it is doubled; a '?' in a literal is text
+        assert athena.execute(sql, ["'2026-11-21'"]).one() == {"hours": 48}
+        assert athena.execute(sql, ["'it''s'"]).one() == {"hours": 0}
+        assert athena.execute(sql.replace('"date" = ?', "city <> '?' AND \"date\" = ?"), ["'2026-11-21'"]).one() == {
+            "hours": 48
+        }
+        # Then, unquoted, the same date is the arithmetic 2026 - 11 - 20 and is refused with the fix named
+        with pytest.raises(ValueError, match=r"not a SQL literal \(Athena reads it as 2026 - 11 - 21\); a string must"):
+            athena.execute(sql, ["2026-11-21"])
+        with pytest.raises(ValueError, match="not a SQL literal"):
+            athena.execute(sql, ["'a' || 'b'"])
 
 
 def test_views_of_sql_views_exist_over_the_lake(lake: Path) -> None:
@@ -115,7 +132,8 @@ def test_views_of_sql_views_exist_over_the_lake(lake: Path) -> None:
 def test_an_empty_lake_has_empty_tables_and_fails_validation(tmp_path: Path) -> None:
     with LocalAthena(tmp_path) as athena:
         count = athena.execute("SELECT count(*) AS n FROM weather_hourly").one()["n"]
-        validation = athena.execute_file(VALIDATION_SQL, ["2026-11-21", "2026-11-22"]).one()
+        window = {"window_start": "'2026-11-21'", "window_end": "'2026-11-22'"}
+        validation = athena.execute_file(VALIDATION_SQL, named_parameters(VALIDATION_SQL.read_text(), window)).one()
 
     assert count == 0
     assert (validation["passed"], validation["failed_checks"]) == (False, "row_count,freshness")
@@ -145,13 +163,24 @@ def test_lakepipe_query_prints_the_result_as_a_table(lake: Path, capsys: pytest.
     assert "2 row(s)" in output
 
 
-def test_lakepipe_query_runs_a_sql_file_with_parameters(lake: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = query_command([str(VALIDATION_SQL), "--lake", str(lake), "--param", "2026-11-21", "--param", "2026-11-22"])
+def test_lakepipe_query_runs_a_sql_file_with_named_or_positional_parameters(
+    lake: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    named = ["--param", "window_start='2026-11-21'", "--param", "window_end='2026-11-22'"]
+    positional = [arg for day in ("'2026-11-21'", "'2026-11-22'") * 2 for arg in ("--param", day)]
 
-    output = capsys.readouterr().out
-    assert code == 0
-    assert "missing_days" in output
-    assert "1 row(s)" in output
+    outputs = []
+    for parameters in (named, positional):
+        assert query_command([str(VALIDATION_SQL), "--lake", str(lake), *parameters]) == 0
+        outputs.append(capsys.readouterr().out)
+
+    assert outputs[0] == outputs[1]
+    assert "missing_days" in outputs[0]
+    assert "1 row(s)" in outputs[0]
+    # an unquoted date is refused, with the quoting it needs
+    unquoted = ["--param", "window_start=2026-11-21", "--param", "window_end='2026-11-22'"]
+    assert query_command([str(VALIDATION_SQL), "--lake", str(lake), *unquoted]) == 1
+    assert "a string must be quoted: '2026-11-21'" in capsys.readouterr().err
 
 
 def test_lakepipe_query_reports_errors(lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from lakepipe_cli.athena_local import LocalAthena
+from lakepipe_cli.athena_local import LocalAthena, named_parameters, string_literal
 from tests.conftest import REPO_ROOT
 from tests.integration.glue.conftest import SPARK_MARKS, RefinedLake, copy_lake
 from tests.integration.glue.landing_fixtures import ExpectedHour, expected_refined
@@ -26,6 +26,12 @@ from tests.integration.glue.landing_fixtures import ExpectedHour, expected_refin
 pytestmark = list(SPARK_MARKS)
 
 VALIDATION_SQL = REPO_ROOT / "sql/validation/validate_weather_run.sql"
+
+
+def window(start: str, end: str) -> list[str]:
+    """The validation query's execution parameters for a window: quoted literals, in its declared order."""
+    values = {"window_start": string_literal(start), "window_end": string_literal(end)}
+    return named_parameters(VALIDATION_SQL.read_text(), values)
 
 
 @pytest.fixture
@@ -47,7 +53,7 @@ def is_forecast(expected: ExpectedHour) -> bool:
 
 def test_validation_passes_on_the_run_window_with_its_measures(athena: LocalAthena) -> None:
     # Given the refined lake, when the last run's window (2026-11-21 to 2026-11-23) is validated
-    result = athena.execute_file(VALIDATION_SQL, ["2026-11-21", "2026-11-23"])
+    result = athena.execute_file(VALIDATION_SQL, window("2026-11-21", "2026-11-23"))
 
     # Then one row: passed, no failed check, and the measures: 4 cities x 3 days x 24 hours, 5 null temperatures
     assert result.columns[:2] == ("passed", "failed_checks")
@@ -91,7 +97,7 @@ def test_validation_fails_on_a_broken_dataset_naming_each_check(refined_lake: Re
 
     # When the window is validated
     with LocalAthena(lake.root) as athena:
-        result = athena.execute_file(VALIDATION_SQL, ["2026-11-21", "2026-11-23"]).one()
+        result = athena.execute_file(VALIDATION_SQL, window("2026-11-21", "2026-11-23")).one()
 
     # Then it fails, naming each broken check, with the measures that show why
     assert result["passed"] is False
@@ -103,7 +109,7 @@ def test_validation_fails_on_a_broken_dataset_naming_each_check(refined_lake: Re
 
 
 def test_validation_fails_on_an_empty_window(athena: LocalAthena) -> None:
-    result = athena.execute_file(VALIDATION_SQL, ["2026-12-01", "2026-12-03"]).one()
+    result = athena.execute_file(VALIDATION_SQL, window("2026-12-01", "2026-12-03")).one()
 
     assert (result["passed"], result["failed_checks"], result["row_count"]) == (False, "row_count,freshness", 0)
     assert result["latest_fetch"] is None
@@ -111,7 +117,7 @@ def test_validation_fails_on_an_empty_window(athena: LocalAthena) -> None:
 
 def test_validation_fails_when_the_latest_fetch_predates_the_window(athena: LocalAthena) -> None:
     # Given a window (2026-11-23 alone) whose only data was fetched the day before
-    result = athena.execute_file(VALIDATION_SQL, ["2026-11-23", "2026-11-23"]).one()
+    result = athena.execute_file(VALIDATION_SQL, window("2026-11-23", "2026-11-23")).one()
 
     # Then the data is complete but not fresh; and Nice's 5 null hours are 5.2 % of this one day, over the 5 % bar
     assert (result["passed"], result["failed_checks"]) == (False, "null_temperature_rate,freshness")
@@ -157,7 +163,7 @@ def test_temperature_trend_view_averages_the_last_seven_days(athena: LocalAthena
     rows = athena.execute(
         'SELECT "date", mean_temperature_c, mean_temperature_7d_c, change_from_previous_day_c, includes_forecast '
         'FROM temperature_trend WHERE city = ? ORDER BY "date"',
-        ["Paris"],
+        ["'Paris'"],
     ).rows
 
     paris = [daily_means[("Paris", f"2026-11-{day}")] for day in (20, 21, 22, 23)]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql.types import StringType, StructField, StructType
+from pyspark.sql.types import StringType, StructField, StructType, TimestampType
 
 from tests.integration.glue.conftest import SPARK_MARKS
 from weather_etl import (
@@ -15,14 +16,16 @@ from weather_etl import (
     LANDING_SCHEMA,
     REFINED_SCHEMA,
     SOURCE_PATH,
+    WRITTEN_AT,
     arrange_for_write,
     convert_units,
     explode_hourly,
     flag_invalid_rows,
-    keep_latest_fetch,
     merge_into_partitions,
     object_rejects,
+    ranked_candidates,
     refined_rows,
+    superseded_rejects,
     with_source_metadata,
 )
 
@@ -30,7 +33,19 @@ pytestmark = list(SPARK_MARKS)
 
 LANDING_PREFIX = "landing/weather/source=open-meteo/"
 LAKE = "file:///lake/landing/weather/source=open-meteo"
-METRIC = {"time": "iso8601", "temperature_2m": "°C", "precipitation": "mm", "wind_speed_10m": "km/h"}
+# Every unit Open-Meteo answers for the requested variables (metric defaults)
+METRIC = {
+    "time": "iso8601",
+    "temperature_2m": "°C",
+    "relative_humidity_2m": "%",
+    "precipitation": "mm",
+    "wind_speed_10m": "km/h",
+    "wind_direction_10m": "°",
+    "pressure_msl": "hPa",
+    "cloud_cover": "%",
+    "weather_code": "wmo code",
+}
+JOB_CLOCK = datetime(2026, 12, 1, tzinfo=UTC)
 
 
 def object_path(run: str, city: str) -> str:
@@ -38,6 +53,9 @@ def object_path(run: str, city: str) -> str:
 
 
 def location(path: str, times: list[str], units: dict[str, str] | None = None, **series: Any) -> dict[str, Any]:
+    """One location as the API answers it: every requested variable, as long as ``times`` (null values unless
+    given); a variable given as None is absent from the body."""
+    hourly = {variable: [None] * len(times) for variable in HOURLY_VARIABLES} | series
     return {
         SOURCE_PATH: path,
         "latitude": 48.86,
@@ -45,19 +63,24 @@ def location(path: str, times: list[str], units: dict[str, str] | None = None, *
         "utc_offset_seconds": 0,
         "elevation": 43.0,
         "hourly_units": METRIC if units is None else units,
-        "hourly": {"time": times, **series},
+        "hourly": {"time": times, **{name: values for name, values in hourly.items() if values is not None}},
     }
 
 
 def landing_frame(spark: SparkSession, *objects: dict[str, Any]) -> DataFrame:
-    schema = StructType([*LANDING_SCHEMA.fields, StructField(SOURCE_PATH, StringType())])
+    schema = StructType(
+        [*LANDING_SCHEMA.fields, StructField(SOURCE_PATH, StringType()), StructField(WRITTEN_AT, TimestampType())]
+    )
     return spark.createDataFrame([{field.name: obj.get(field.name) for field in schema} for obj in objects], schema)
+
+
+def described_objects(spark: SparkSession, *objects: dict[str, Any]) -> DataFrame:
+    return with_source_metadata(landing_frame(spark, *objects), LANDING_PREFIX, processed_at=JOB_CLOCK)
 
 
 def hourly_rows(spark: SparkSession, *objects: dict[str, Any]) -> DataFrame:
     """Landing objects up to checked hours: metadata, explode, units, checks."""
-    described = with_source_metadata(landing_frame(spark, *objects), LANDING_PREFIX)
-    return flag_invalid_rows(convert_units(explode_hourly(described)))
+    return flag_invalid_rows(convert_units(explode_hourly(described_objects(spark, *objects))))
 
 
 def refined(spark: SparkSession, *rows: dict[str, Any]) -> DataFrame:
@@ -79,7 +102,7 @@ def test_source_metadata_comes_from_the_object_key(spark: SparkSession) -> None:
     path = object_path("20261122T030000Z", "Saint%20Malo")
 
     # When the key is parsed
-    row = with_source_metadata(landing_frame(spark, location(path, ["2026-11-22T00:00"])), LANDING_PREFIX).first()
+    row = described_objects(spark, location(path, ["2026-11-22T00:00"])).first()
 
     # Then city, ingest date, fetch time and the bucket-relative key come from the path
     assert row is not None
@@ -107,7 +130,7 @@ def test_unusable_objects_are_named_and_rejected_once_each(spark: SparkSession) 
     ]
 
     # When they are described and the unusable ones turned into rejects
-    described = with_source_metadata(landing_frame(spark, *objects), LANDING_PREFIX)
+    described = described_objects(spark, *objects)
     rejects = {row["source_key"].rsplit("/", 2)[-1]: row for row in object_rejects(described).collect()}
 
     # Then each unusable object is one reject naming why; the good object is not among them
@@ -124,44 +147,66 @@ def test_unusable_objects_are_named_and_rejected_once_each(spark: SparkSession) 
     assert all(row["observed_at"] is None for row in rejects.values())
 
 
-def test_explode_gives_one_row_per_hour_and_pads_missing_values(spark: SparkSession) -> None:
-    # Given a series of 3 hours where temperature has 2 values and precipitation is absent altogether
+def test_explode_gives_one_row_per_hour_with_each_variables_value(spark: SparkSession) -> None:
+    # Given a series of 3 hours, with a null temperature at the last one (the API's "no value")
     path = object_path("20261122T030000Z", "Paris")
-    series = {"temperature_2m": [7.1, 6.8], "relative_humidity_2m": [80.0, 82.0, 85.0]}
-    described = with_source_metadata(
-        landing_frame(spark, location(path, ["2026-11-22T00:00", "2026-11-22T01:00", "2026-11-22T02:00"], **series)),
-        LANDING_PREFIX,
+    series = {"temperature_2m": [7.1, 6.8, None], "relative_humidity_2m": [80.0, 82.0, 85.0]}
+    described = described_objects(
+        spark, location(path, ["2026-11-22T00:00", "2026-11-22T01:00", "2026-11-22T02:00"], **series)
     )
 
     # When the column arrays are exploded
     rows = explode_hourly(described).orderBy("raw_time").collect()
 
-    # Then there is one row per hour, the missing values null, nothing lost
+    # Then there is one row per hour, the null value kept as such
     assert [row["raw_time"] for row in rows] == ["2026-11-22T00:00", "2026-11-22T01:00", "2026-11-22T02:00"]
     assert [row["raw_temperature_2m"] for row in rows] == [7.1, 6.8, None]
-    assert [row["raw_precipitation"] for row in rows] == [None, None, None]
     assert [row["raw_relative_humidity_2m"] for row in rows] == [80.0, 82.0, 85.0]
     assert {row["city"] for row in rows} == {"Paris"}
 
 
-def test_values_beyond_the_time_axis_are_rejected_not_dropped(spark: SparkSession) -> None:
-    # Given a temperature series one value longer than the time axis
-    path = object_path("20261122T030000Z", "Paris")
-
-    # When it goes through the checks
-    rows = hourly_rows(spark, location(path, ["2026-11-22T00:00"], temperature_2m=[7.1, 6.8])).collect()
-
-    # Then the extra value is an hour with an invalid time
-    assert sorted((row["temperature_c"], row["reject_reason"]) for row in rows) == [
-        (6.8, "invalid_time"),
-        (7.1, None),
+def test_an_object_that_cannot_be_read_right_is_rejected_whole_with_the_reason(spark: SparkSession) -> None:
+    # Given objects that would erase or corrupt stored values if their hours were merged: a variable missing, a
+    # series shorter or longer than the time axis, no hourly_units at all or no unit for a variable, a run id later
+    # than the job's clock, and one later than the object was written; and one good object
+    times = ["2026-11-22T00:00", "2026-11-22T01:00"]
+    written = datetime(2026, 11, 22, 3, 0, 5, tzinfo=UTC)
+    no_temperature_unit = {name: unit for name, unit in METRIC.items() if name != "temperature_2m"}
+    objects = [
+        location(object_path("20261122T030000Z", "NoTemperature"), times, temperature_2m=None),
+        location(object_path("20261122T030000Z", "Short"), times, temperature_2m=[7.1]),
+        location(object_path("20261122T030000Z", "Long"), times, precipitation=[0.0, 0.1, 0.2]),
+        location(object_path("20261122T030000Z", "NoUnits"), times, {}) | {"hourly_units": None},
+        location(object_path("20261122T030000Z", "NoTemperatureUnit"), times, no_temperature_unit),
+        location(object_path("20991231T000000Z", "Future"), times),
+        location(object_path("20261122T150000Z", "Backdated"), times) | {WRITTEN_AT: written},
+        location(object_path("20261122T030000Z", "Good"), times) | {WRITTEN_AT: written},
     ]
+
+    # When they are described and the unusable ones turned into rejects
+    rejects = {row["city"]: row for row in object_rejects(described_objects(spark, *objects)).collect()}
+
+    # Then each is one reject naming what is wrong; the good object is not among them
+    assert {city: row["reject_reason"] for city, row in rejects.items()} == {
+        "NoTemperature": "missing_variable:temperature_2m",
+        "Short": "series_length_mismatch:temperature_2m",
+        "Long": "series_length_mismatch:precipitation",
+        "NoUnits": "missing_hourly_units",
+        "NoTemperatureUnit": "missing_unit:temperature_2m",
+        "Future": "run_in_future",
+        "Backdated": "run_after_write_time",
+    }
+    assert json.loads(rejects["Backdated"]["raw_values"]) == {
+        "run": "2026-11-22T15:00:00.000Z",
+        "written_at": "2026-11-22T03:00:05.000Z",
+    }
+    assert "temperature_2m" not in json.loads(rejects["NoTemperatureUnit"]["raw_values"])["hourly_units"]
 
 
 def test_units_are_converted_to_canonical_and_unknown_units_rejected(spark: SparkSession) -> None:
     # Given the same hour in imperial units, in m/s and knots, and in a unit the job does not know
     hour = ["2026-11-22T00:00"]
-    imperial = {"time": "iso8601", "temperature_2m": "°F", "precipitation": "inch", "wind_speed_10m": "mp/h"}
+    imperial = METRIC | {"temperature_2m": "°F", "precipitation": "inch", "wind_speed_10m": "mp/h"}
     objects = [
         location(
             object_path("20261122T030000Z", "Imperial"),
@@ -180,21 +225,26 @@ def test_units_are_converted_to_canonical_and_unknown_units_rejected(spark: Spar
         location(
             object_path("20261122T030000Z", "Kelvin"), hour, METRIC | {"temperature_2m": "K"}, temperature_2m=[283.15]
         ),
-        location(object_path("20261122T030000Z", "NoUnits"), hour, {}, temperature_2m=[7.5], precipitation=[1.2]),
+        location(
+            object_path("20261122T030000Z", "NoUnit"),
+            hour,
+            {name: unit for name, unit in METRIC.items() if name != "temperature_2m"},
+            temperature_2m=[48.2],
+        ),
     ]
 
     # When units are converted and rows checked
     rows = {row["city"]: row for row in hourly_rows(spark, *objects).collect()}
 
-    # Then values are in °C, mm and km/h; the API's defaults apply without units; an unknown unit is a reject
+    # Then values are in °C, mm and km/h; an unknown unit, or none at all, is a reject (never read as the default)
     assert (rows["Imperial"]["temperature_c"], rows["Imperial"]["precipitation_mm"]) == (10.0, 2.54)
     assert rows["Imperial"]["wind_speed_kmh"] == 16.09
     assert rows["Metres"]["wind_speed_kmh"] == 36.0
     assert rows["Knots"]["wind_speed_kmh"] == 18.52
-    assert (rows["NoUnits"]["temperature_c"], rows["NoUnits"]["precipitation_mm"]) == (7.5, 1.2)
     assert rows["Kelvin"]["temperature_c"] is None
     assert rows["Kelvin"]["reject_reason"] == "unsupported_unit:temperature_2m=K"
-    assert all(rows[city]["reject_reason"] is None for city in ("Imperial", "Metres", "Knots", "NoUnits"))
+    assert (rows["NoUnit"]["temperature_c"], rows["NoUnit"]["reject_reason"]) == (None, "missing_unit:temperature_2m")
+    assert all(rows[city]["reject_reason"] is None for city in ("Imperial", "Metres", "Knots"))
 
 
 def test_local_times_are_turned_into_utc(spark: SparkSession) -> None:
@@ -293,7 +343,8 @@ def test_hours_after_the_fetch_are_forecasts_and_partitions_use_the_utc_date(spa
     assert {(row["run_id"], row["processed_at"]) for row in rows} == {
         ("20261122T030000Z", naive("2026-11-22T03:20:00"))
     }
-    assert list(rows[0].asDict()) == [field.name for field in REFINED_SCHEMA]
+    # the table's columns, then what a reject of the hour would need (never written to the table)
+    assert list(rows[0].asDict()) == [*REFINED_SCHEMA.names, "_ingest_date", "_raw_values"]
 
 
 def test_overlapping_runs_count_each_hour_once_from_the_latest_fetch(spark: SparkSession) -> None:
@@ -303,8 +354,9 @@ def test_overlapping_runs_count_each_hour_once_from_the_latest_fetch(spark: Spar
     later = location(object_path("20261122T030000Z", "Paris"), times, precipitation=[0.25] * 24)
     checked = hourly_rows(spark, earlier, later)
 
-    # When the latest fetch is kept
-    rows = keep_latest_fetch(refined_rows(checked, run_id="r", processed_at=at("2026-11-22T03:20:00"))).collect()
+    # When they are merged into an empty partition
+    incoming = refined_rows(checked, run_id="r", processed_at=at("2026-11-22T03:20:00"))
+    rows = merge_into_partitions(spark.createDataFrame([], REFINED_SCHEMA), incoming).collect()
 
     # Then each hour appears once, from the later run: the day's rain is 6 mm, not 18 mm
     assert len(rows) == 24
@@ -346,6 +398,38 @@ def test_merge_keeps_stored_hours_prefers_newer_fetches_and_keeps_stored_rows_of
     assert {hour: merged[hour]["temperature_c"] for hour in merged} == {0: 5.0, 1: 5.0, 2: 6.0, 3: 6.0, 4: 6.0, 5: 6.0}
     assert (merged[0]["run_id"], merged[0]["processed_at"]) == ("first", naive("2026-11-21T03:20:00"))
     assert merged[4]["run_id"] == "second"
+
+
+def test_a_later_fetch_with_fewer_values_never_erases_a_stored_one_and_is_rejected(spark: SparkSession) -> None:
+    # Given an hour stored complete from the 03:00 fetch, and a 15:00 fetch of it whose temperature is null
+    times = ["2026-11-21T12:00"]
+    full = {
+        variable: [value]
+        for variable, value in zip(HOURLY_VARIABLES, [7.0, 80.0, 0.4, 12.0, 220.0, 1012.0, 90.0, 61.0], strict=True)
+    }
+    earlier = location(object_path("20261121T030000Z", "Paris"), times, **full)
+    later = location(
+        object_path("20261121T150000Z", "Paris"), times, **(full | {"temperature_2m": [None], "cloud_cover": [75.0]})
+    )
+    empty = spark.createDataFrame([], REFINED_SCHEMA)
+
+    def incoming(*objects: dict[str, Any]) -> DataFrame:
+        return refined_rows(hourly_rows(spark, *objects), run_id="r", processed_at=at("2026-11-21T15:20:00"))
+
+    # When they meet across two job runs (stored, then the later one incoming) or in one run's window
+    stored = merge_into_partitions(empty, incoming(earlier))
+    across = ranked_candidates(stored, incoming(later))
+    within = ranked_candidates(empty, incoming(earlier, later))
+
+    # Then either way the complete row stays, and the later fetch is a reject naming the value it lacks
+    for ranked in (across, within):
+        (kept,) = merge_into_partitions(empty, ranked.where("_rank = 1").select(*REFINED_SCHEMA.names)).collect()
+        assert (kept["temperature_c"], kept["cloud_cover_pct"]) == (7.0, 90.0)
+        assert kept["fetched_at"] == naive("2026-11-21T03:00:00")
+        (reject,) = superseded_rejects(ranked).collect()
+        assert reject["reject_reason"] == "fewer_values_than_kept:temperature_c"
+        assert (reject["fetched_at"], reject["ingest_date"]) == (naive("2026-11-21T15:00:00"), "2026-11-21")
+        assert json.loads(reject["raw_values"])["cloud_cover"] == 75.0
 
 
 def test_each_table_partition_is_written_by_one_task_in_time_order(spark: SparkSession) -> None:

@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrameWriter, SparkSession
 from samtranslator.yaml_helper import yaml_parse
 
+import weather_etl
 from lakepipe.domain.weather.cities import parse_cities
 from lakepipe.domain.weather.landing import LandingRun
 from lakepipe.domain.weather.open_meteo import split_locations
@@ -67,6 +69,7 @@ def test_a_run_reports_what_it_read_rejected_and_wrote(refined_lake: RefinedLake
         "objects_rejected": 3,
         "hours_read": 11 * 72,
         "hours_rejected": 2,
+        "hours_superseded": 0,
         "partitions_written": 16,
         "refined_rows_written": 16 * 24,
         "first_date_written": "2026-11-20",
@@ -296,3 +299,151 @@ def test_the_job_reads_what_the_ingestion_lands(spark: SparkSession, tmp_path: P
     assert [row["temperature_c"] for row in paris] == recorded["temperature_2m"]
     assert [row["precipitation_mm"] for row in paris] == recorded["precipitation"]
     assert paris[0]["source_key"] == run.key_for(cities[0])
+
+
+# ---------------------------------------------------------------- what a later landing object must not do
+
+ADVERSARY_RUN = datetime(2026, 11, 23, 3, tzinfo=UTC)  # fetches 2026-11-21 .. 2026-11-23: 72 of Paris's 96 hours
+
+
+def paris_rows(lake: LocalLake) -> list[dict[str, Any]]:
+    return [row for row in lake.rows() if row["city"] == "Paris"]
+
+
+def land_paris(lake: LocalLake, run_time: datetime, body: dict[str, Any]) -> None:
+    write_objects(lake.root, {landing_key(run_time, "Paris"): encode(body)})
+
+
+def refine_folder(spark: SparkSession, lake: LocalLake, run_time: datetime) -> weather_etl.JobSummary:
+    return lake.run_job(spark, run_id=run_id(run_time), ingest_date=run_time.date().isoformat(), lookback_days=0)
+
+
+def paris_body(run_time: datetime, *, imperial: bool = False) -> dict[str, Any]:
+    return run_location(
+        recorded_locations()["Paris"], run_time, date(2026, 11, 21), date(2026, 11, 23), imperial=imperial
+    )
+
+
+def test_a_later_object_missing_a_variable_erases_no_stored_value(
+    spark: SparkSession, refined_lake: RefinedLake, tmp_path: Path
+) -> None:
+    # Given Paris refined with a temperature for each of its 96 hours, and a later object without temperature_2m
+    lake = copy_lake(refined_lake.lake, tmp_path)
+    before = paris_rows(lake)
+    assert sum(row["temperature_c"] is not None for row in before) == 96
+    body = paris_body(ADVERSARY_RUN)
+    del body["hourly"]["temperature_2m"]
+    land_paris(lake, ADVERSARY_RUN, body)
+
+    # When the job merges that run (merged as it was, it would leave 24 of the 96 hours with a temperature)
+    summary = refine_folder(spark, lake, ADVERSARY_RUN)
+
+    # Then the object is rejected whole, naming the variable, and every stored Paris value is still there
+    assert (summary.objects_rejected, summary.hours_read, summary.partitions_written) == (1, 0, 0)
+    assert paris_rows(lake) == before
+    assert rejected(lake, ADVERSARY_RUN) == ["missing_variable:temperature_2m"]
+
+
+def test_a_later_object_without_units_never_stores_fahrenheit_as_celsius(
+    spark: SparkSession, refined_lake: RefinedLake, tmp_path: Path
+) -> None:
+    # Given Paris refined, and a later object in °F whose hourly_units are missing
+    lake = copy_lake(refined_lake.lake, tmp_path)
+    before = paris_rows(lake)
+    body = paris_body(ADVERSARY_RUN, imperial=True)
+    del body["hourly_units"]
+    land_paris(lake, ADVERSARY_RUN, body)
+    fahrenheit = [value for value in body["hourly"]["temperature_2m"] if value is not None]
+    assert (sum(value > 30 for value in fahrenheit), max(fahrenheit)) == (72, 49.8)  # what °C would have read
+
+    # When the job merges that run
+    refine_folder(spark, lake, ADVERSARY_RUN)
+
+    # Then no Paris hour is above 30 °C, the stored rows are untouched, and the object is rejected for its units
+    assert paris_rows(lake) == before
+    assert max(row["temperature_c"] for row in paris_rows(lake)) < 20
+    assert rejected(lake, ADVERSARY_RUN) == ["missing_hourly_units"]
+
+
+def test_a_run_id_in_the_future_is_rejected_and_a_real_later_fetch_is_kept(
+    spark: SparkSession, refined_lake: RefinedLake, tmp_path: Path
+) -> None:
+    # Given Paris refined, then in the same folder an object claiming run 20991231T000000Z (40 °C everywhere) and
+    # the real 2026-11-23 03:00 fetch
+    lake = copy_lake(refined_lake.lake, tmp_path)
+    future = datetime(2099, 12, 31, tzinfo=UTC)
+    forged = paris_body(ADVERSARY_RUN)
+    forged["hourly"]["temperature_2m"] = [40.0] * len(forged["hourly"]["time"])
+    key = landing_key(ADVERSARY_RUN, "Paris").replace(f"run={run_id(ADVERSARY_RUN)}", f"run={run_id(future)}")
+    write_objects(lake.root, {key: encode(forged)})
+    land_paris(lake, ADVERSARY_RUN, paris_body(ADVERSARY_RUN))
+
+    # When the job merges the folder
+    summary = refine_folder(spark, lake, ADVERSARY_RUN)
+
+    # Then the forged run is rejected (it would outrank every real fetch until 2099) and the real fetch is stored
+    assert (summary.objects_rejected, summary.hours_read) == (1, 72)
+    later_hours = [row for row in paris_rows(lake) if row["date"] >= "2026-11-21"]
+    assert {row["fetched_at"] for row in later_hours} == {ADVERSARY_RUN}
+    assert 40.0 not in {row["temperature_c"] for row in paris_rows(lake)}
+    assert [row["reject_reason"] for row in lake.rows(lake.rejects) if row["source_key"] == key] == ["run_in_future"]
+
+
+def rejected(lake: LocalLake, run_time: datetime) -> list[str]:
+    key = landing_key(run_time, "Paris")
+    return [row["reject_reason"] for row in lake.rows(lake.rejects) if row["source_key"] == key]
+
+
+# ---------------------------------------------------------------- writes that do not depend on the committer
+
+
+def test_the_job_only_appends_and_its_result_is_the_same_under_another_committer_setup(
+    spark: SparkSession, refined_lake: RefinedLake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the refined lake, and a session set the other way round: FileOutputCommitter algorithm 2 (tasks commit
+    # straight into the table) and dynamic partition overwrite switched on
+    lake = copy_lake(refined_lake.lake, tmp_path)
+    hadoop = spark.sparkContext._jsc.hadoopConfiguration()
+    modes: list[str | None] = []
+    record_mode = DataFrameWriter.mode
+    monkeypatch.setattr(DataFrameWriter, "mode", lambda writer, mode: modes.append(mode) or record_mode(writer, mode))
+    hadoop.set("mapreduce.fileoutputcommitter.algorithm.version", "2")
+    spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
+    try:
+        # When the same job runs again
+        lake.run_job(spark, run_id=RUN_C_ID, ingest_date="2026-11-22", lookback_days=1)
+    finally:
+        hadoop.unset("mapreduce.fileoutputcommitter.algorithm.version")
+        spark.conf.unset("spark.sql.sources.partitionOverwriteMode")
+
+    # Then it asked the committer for appends only (no overwrite of any kind), and left one file per partition,
+    # byte for byte what the first run wrote with the defaults
+    # (parquet() passes its own mode=None through mode(), which keeps the mode already set)
+    assert set(modes) - {None} == {"append"}
+    assert {len(files) for files in lake.partition_files().values()} == {1}
+    assert file_bytes(lake) == file_bytes(refined_lake.lake)
+    assert file_bytes(lake, lake.rejects) == file_bytes(refined_lake.lake, refined_lake.lake.rejects)
+
+
+def test_a_job_stopped_between_its_append_and_its_deletes_is_healed_by_the_next_run(
+    spark: SparkSession, refined_lake: RefinedLake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a job run that dies after appending its new files, before deleting the old ones
+    lake = copy_lake(refined_lake.lake, tmp_path)
+
+    def die(table: weather_etl.TableFiles, files: Any) -> None:
+        raise RuntimeError("driver lost")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(weather_etl.TableFiles, "delete", die)
+        with pytest.raises(RuntimeError, match="driver lost"):
+            lake.run_job(spark, run_id=RUN_C_ID, ingest_date="2026-11-22", lookback_days=1)
+    assert {len(files) for files in lake.partition_files().values()} == {2}  # both generations, for a moment
+
+    # When the job runs again (the state machine re-runs a failed run once)
+    summary = lake.run_job(spark, run_id=RUN_C_ID, ingest_date="2026-11-22", lookback_days=1)
+
+    # Then each partition is back to one file, byte for byte the clean result: no hour doubled, none lost
+    assert summary.refined_rows_written == 16 * 24
+    assert {len(files) for files in lake.partition_files().values()} == {1}
+    assert file_bytes(lake) == file_bytes(refined_lake.lake)

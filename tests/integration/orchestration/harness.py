@@ -44,6 +44,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 
 from lakepipe_cli.local_aws import LOCAL_ACCOUNT_ID, LOCAL_REGION, IntrinsicResolver, LocalStack
 from tools.sam_translate import PLACEHOLDER_IMAGE_URI
+from tools.sync_sql import VALIDATION_SQL_PATH, athena_query_text, view_statements
 
 STATE_MACHINE_ID = "WeatherPipelineStateMachine"
 INGEST_FUNCTION_ID = "IngestWeatherFunction"
@@ -66,9 +67,14 @@ class PipelineExecution:
 
     @property
     def states_entered(self) -> list[str]:
+        """Every state entered, in order; a Map's iterations run concurrently, their states interleaved."""
         return [
             event["stateEnteredEventDetails"]["name"] for event in self.events if "stateEnteredEventDetails" in event
         ]
+
+    def top_level_states_entered(self, definition: dict[str, Any]) -> list[str]:
+        """The states entered that are the definition's own (not a Map iteration's), in order."""
+        return [name for name in self.states_entered if name in definition["States"]]
 
     def task_failures(self) -> list[tuple[str, str]]:
         """(error, cause) of every failed task attempt, retries included, in order."""
@@ -196,10 +202,14 @@ class PipelineHarness:
         self._moto_api("static/lambda-simple/response", {"results": [response], "region": LOCAL_REGION})
 
     def queue_validation_row(self, columns: list[str], values: list[str | None]) -> None:
-        """The next Athena query's result as getQueryResults returns it: a header row, then one row (None = NULL)."""
+        """The validation query's result as getQueryResults returns it: a header row, then one row (None = NULL).
+
+        moto hands queued results to queries in the order they start, and an execution starts one DDL query per
+        view (PublishViews) before the validation query: those get the empty result a DDL statement has."""
         header = {"Data": [{"VarCharValue": column} for column in columns]}
         row = {"Data": [{} if value is None else {"VarCharValue": value} for value in values]}
-        self._moto_api("static/athena/query-results", {"results": [{"rows": [header, row]}], "region": LOCAL_REGION})
+        results = [{"rows": []} for _ in view_statements()] + [{"rows": [header, row]}]
+        self._moto_api("static/athena/query-results", {"results": results, "region": LOCAL_REGION})
 
     @contextmanager
     def transitions(self, model_name: str, transition: dict[str, Any]) -> Iterator[None]:
@@ -218,8 +228,26 @@ class PipelineHarness:
         return list(glue_backends[LOCAL_ACCOUNT_ID][LOCAL_REGION].jobs[self.job_name].job_runs)
 
     def query_executions(self) -> list[Any]:
-        """moto's Athena query executions (backend objects, so a test can fail one)."""
+        """moto's Athena query executions (backend objects, so a test can fail one), in start order."""
         return list(athena_backends[LOCAL_ACCOUNT_ID][LOCAL_REGION].executions.values())
+
+    def validation_queries(self) -> list[Any]:
+        """The query executions that ran the validation SQL."""
+        text = athena_query_text(VALIDATION_SQL_PATH.read_text())
+        return [query for query in self.query_executions() if query.query == text]
+
+    def view_queries(self) -> list[Any]:
+        """The query executions that ran a view's CREATE OR REPLACE VIEW statement."""
+        statements = {item["query"] for item in view_statements()}
+        return [query for query in self.query_executions() if query.query in statements]
+
+    def succeed_view_queries(self) -> None:
+        """End every view's DDL query as SUCCEEDED once all have started (for tests that hold Athena's queries)."""
+        queries = self.wait_for(
+            lambda: len(self.view_queries()) == len(view_statements()) and self.view_queries(), "the view queries"
+        )
+        for query in queries:
+            query.status = "SUCCEEDED"
 
     def _moto_api(self, path: str, body: dict[str, Any]) -> None:
         requests.post(f"{self.endpoint_url}/moto-api/{path}", json=body, timeout=10).raise_for_status()

@@ -23,11 +23,13 @@ from lakepipe.handlers.ingest_weather import lambda_handler
 from lakepipe_cli.lambda_runtime import LocalLambdaContext
 from tests.conftest import REPO_ROOT, load_event
 from tests.integration.orchestration.harness import PipelineExecution, PipelineHarness, RetryClock
-from tools.sync_sql import VALIDATION_SQL_PATH, athena_query_text
+from tools.athena_rules import execution_parameter_problems
+from tools.sync_sql import DEFINITION_PATH, VALIDATION_SQL_PATH, athena_query_text, view_statements
 
 pytestmark = pytest.mark.integration
 
 SCHEDULED_EVENT = load_event("pipeline-input.json")
+DEFINITION: dict[str, Any] = json.loads(DEFINITION_PATH.read_text())
 OPEN_METEO_4_CITIES = REPO_ROOT / "tests" / "fixtures" / "open_meteo" / "forecast_4_cities_20261120_20261123.json"
 LANDING_PREFIX = "landing/weather/source=open-meteo/ingest_date=2026-11-22/run=20261122T030000Z/"
 CITY_BYTES = {"Paris": 18234, "Marseille": 18190, "Nice": 18102, "Lyon": 18277}
@@ -87,11 +89,13 @@ def test_a_scheduled_run_ingests_transforms_validates_and_succeeds(pipeline: Pip
     with pipeline.transitions("athena::execution", {"progression": "manual", "times": 1}):
         execution = pipeline.run("happy-path-20261122T030000Z", SCHEDULED_EVENT)
 
-    # Then it succeeds through every step, with the validation polled once more after the first look
+    # Then it succeeds through every step, the views published and the validation polled once more after the first look
     assert (execution.status, execution.error) == ("SUCCEEDED", None)
-    assert execution.states_entered == [
+    assert execution.top_level_states_entered(DEFINITION) == [
         "IngestWeather",
         "TransformWeather",
+        "ListViews",
+        "PublishViews",
         "PrepareValidation",
         "StartValidationQuery",
         "GetValidationQueryState",
@@ -120,12 +124,25 @@ def test_a_scheduled_run_ingests_transforms_validates_and_succeeds(pipeline: Pip
         "state": "SUCCEEDED",
         "execution_time_seconds": job_run.as_dict()["ExecutionTime"],
     }
-    # the validation SQL file ran in the project's workgroup and database, on the manifest's window, quoted
-    (query,) = pipeline.query_executions()
+    # each view's CREATE OR REPLACE VIEW ran first, in the project's workgroup and database, each polled until done
+    views = pipeline.view_queries()
+    assert sorted(query.query for query in views) == sorted(item["query"] for item in view_statements())
+    assert {(query.workgroup.name, json.dumps(query.context)) for query in views} == {
+        (pipeline.substitutions()["AthenaWorkGroupName"], json.dumps({"Database": pipeline.stack.database}))
+    }
+    assert execution.states_entered.count("ViewPublished") == 3
+    query_text = {query.id: query.query for query in views}
+    assert [(item["view"], query_text[item["query_id"]]) for item in execution.output["views"]] == [
+        (item["view"], item["query"]) for item in view_statements()
+    ]
+    # the validation SQL file ran next, on the manifest's window: each parameter a quoted literal, in declared order
+    (query,) = pipeline.validation_queries()
+    assert pipeline.query_executions()[-1] is query
     assert query.query == athena_query_text(VALIDATION_SQL_PATH.read_text())
     assert query.workgroup.name == pipeline.substitutions()["AthenaWorkGroupName"]
     assert query.context == {"Database": pipeline.stack.database}
-    assert query.execution_parameters == ["'2026-11-20'", "'2026-11-29'"]
+    assert query.execution_parameters == ["'2026-11-20'", "'2026-11-29'", "'2026-11-20'", "'2026-11-29'"]
+    assert not any(execution_parameter_problems(query.execution_parameters))
     assert execution.output["validation"]["poll"] == {"count": 1}
     assert execution.output["validation"]["result"]["values"] == {
         "Data": [{"VarCharValue": value} for value in validation_row("true", "")]
@@ -188,7 +205,7 @@ def test_failed_validation_checks_are_notified_and_named_in_the_cause(pipeline: 
     execution = pipeline.run("validation-fails-20261122T030000Z", SCHEDULED_EVENT)
 
     # Then the execution fails naming the checks, the run and the window
-    (query,) = pipeline.query_executions()
+    (query,) = pipeline.validation_queries()
     assert execution.status == "FAILED"
     assert execution.error == "Validation.ChecksFailed"
     assert execution.cause == (
@@ -229,7 +246,8 @@ def test_a_failed_validation_query_is_notified_with_its_state(pipeline: Pipeline
     pipeline.queue_ingest_response(json.dumps(MANIFEST))
     with pipeline.transitions("athena::execution", {"progression": "manual", "times": 10**9}):
         execution_arn = pipeline.start("validation-query-fails-20261122T030000Z", SCHEDULED_EVENT)
-        (query,) = pipeline.wait_for(pipeline.query_executions, "the validation query")
+        pipeline.succeed_view_queries()
+        (query,) = pipeline.wait_for(pipeline.validation_queries, "the validation query")
         query.status = "FAILED"
 
         # When the execution polls the query
@@ -339,8 +357,8 @@ def test_the_ingest_functions_own_manifest_drives_the_glue_run_and_the_validatio
     assert (manifest["run_id"], manifest["ingest_date"]) == ("20261122T030000Z", "2026-11-22")
     (job_run,) = pipeline.job_runs()
     assert (job_run.arguments["--run_id"], job_run.arguments["--ingest_date"]) == ("20261122T030000Z", "2026-11-22")
-    (query,) = pipeline.query_executions()
-    assert query.execution_parameters == [f"'{manifest['window_start']}'", f"'{manifest['window_end']}'"]
-    assert query.execution_parameters == ["'2026-11-20'", "'2026-11-23'"]
+    (query,) = pipeline.validation_queries()
+    assert query.execution_parameters == [f"'{manifest['window_start']}'", f"'{manifest['window_end']}'"] * 2
+    assert query.execution_parameters == ["'2026-11-20'", "'2026-11-23'"] * 2
     assert execution.output is not None
     assert execution.output["manifest"] == manifest

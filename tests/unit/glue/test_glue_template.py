@@ -53,7 +53,29 @@ def test_default_arguments_follow_contract_3_and_bookmarks_are_off(template: dic
     # the per-run arguments come from the manifest, every other one the job reads is a default
     assert {f"--{name}" for name in JOB_ARGUMENTS} - set(arguments) == {"--run_id", "--ingest_date"}
     assert arguments["--job-bookmark-option"] == "job-bookmark-disable"
-    assert arguments["--enable-metrics"] == arguments["--enable-continuous-cloudwatch-log"] == "true"
+    assert arguments["--enable-metrics"] == "true"
+
+
+def test_glue_5_logs_go_to_the_jobs_own_log_groups_with_the_stacks_retention(template: dict[str, Any]) -> None:
+    # Given Glue 5's logging: every job logs in real time to <--custom-logGroup-prefix>/error and /output
+    # (AWS Glue "Logging for AWS Glue jobs"); --enable-continuous-cloudwatch-log is a Glue 4.0-and-earlier option
+    job = properties(template, "WeatherEtlJob")
+    arguments = job["DefaultArguments"]
+    assert float(job["GlueVersion"]) >= 5
+    assert "--enable-continuous-cloudwatch-log" not in arguments
+    prefix = sub(arguments["--custom-logGroup-prefix"])
+    # the documented prefix rules: at most 400 characters matching [^:*]*; under /aws-glue/ for the service role
+    assert re.fullmatch(r"[^:*]{1,400}", prefix)
+    assert prefix.startswith("/aws-glue/")
+
+    # Then both log groups the job writes to exist in the stack, with the retention every other log group has
+    groups = {
+        sub(spec["Properties"]["LogGroupName"]): spec["Properties"]
+        for spec in template["Resources"].values()
+        if spec["Type"] == "AWS::Logs::LogGroup" and "LogGroupName" in spec["Properties"]
+    }
+    for suffix in ("error", "output"):
+        assert groups[f"{prefix}/{suffix}"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
 
 
 def as_list(value: Any) -> list[Any]:

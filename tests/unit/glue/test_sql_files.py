@@ -8,21 +8,22 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from lakepipe_cli.athena_local import to_duckdb
+from lakepipe_cli.athena_local import declared_parameters, to_duckdb
 from tests.conftest import REPO_ROOT
 
 VALIDATION_SQL = REPO_ROOT / "sql/validation/validate_weather_run.sql"
 VIEW_FILES = sorted((REPO_ROOT / "sql/views").glob("*.sql"))
 
 
-def test_validation_query_takes_exactly_two_positional_parameters() -> None:
-    # Athena counts every "?" of the text, comments included: there must be exactly the two placeholders
+def test_validation_query_takes_the_window_twice_as_its_declared_positional_parameters() -> None:
+    # A "?" in a comment or string would not be a placeholder: there must be exactly the declared ones
     text = VALIDATION_SQL.read_text()
     (statement,) = sqlglot.parse(text, read="athena")
 
     assert statement is not None
-    assert text.count("?") == 2
-    assert len(list(statement.find_all(exp.Placeholder))) == 2
+    assert declared_parameters(text) == ["window_start", "window_end", "window_start", "window_end"]
+    assert text.count("?") == 4
+    assert len(list(statement.find_all(exp.Placeholder))) == 4
 
 
 def test_validation_query_reads_weather_hourly_unqualified_and_starts_with_passed_and_failed_checks() -> None:

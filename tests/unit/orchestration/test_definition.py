@@ -2,7 +2,8 @@
 
 Given statemachine/weather_pipeline.asl.json and the translated template, then: the definition is valid ASL
 (statelint); every placeholder has a substitution and every substitution is used; its validation query is the
-SQL file, whose result it reads by position; every task's failure reaches the notification before the Fail state;
+SQL file, whose result it reads by position, and its views are sql/views/, published by a Map before the
+validation; every task's failure reaches the notification before the Fail state;
 transient errors are retried with backoff, and of the real failures only a Glue run is re-run, once; and the state
 machine is deployed traced, logged, started by the schedule with the scheduled event, with scoped permissions.
 """
@@ -20,7 +21,15 @@ from sqlglot import expressions
 from statelint.config import Config
 from statelint.linter import Linter
 
-from tools.sync_sql import DEFINITION_PATH, VALIDATION_SQL_PATH, VALIDATION_STATE, render_definition
+from lakepipe_cli.athena_local import declared_parameters
+from tools.sync_sql import (
+    DEFINITION_PATH,
+    VALIDATION_SQL_PATH,
+    VALIDATION_STATE,
+    VIEWS_STATE,
+    render_definition,
+    view_statements,
+)
 
 STATE_MACHINE_ID = "WeatherPipelineStateMachine"
 PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
@@ -79,41 +88,83 @@ def test_no_resource_name_or_arn_is_written_into_the_definition(definition: dict
                 yield from literal_names(item)
 
     found = list(literal_names(definition))
-    assert len(found) == 5
+    # 5 at the top level, and the workgroup and database of the PublishViews iterations
+    assert len(found) == 7
     assert all(PLACEHOLDER.fullmatch(value) for _, value in found), found
 
 
 def test_the_validation_query_is_the_sql_file(definition: dict[str, Any]) -> None:
     current = DEFINITION_PATH.read_text()
 
-    # Then regenerating from the SQL file changes nothing: `python tools/sync_sql.py` has been run
-    assert render_definition(current, VALIDATION_SQL_PATH.read_text()) == current
+    # Then regenerating from the SQL files changes nothing: `python tools/sync_sql.py` has been run
+    assert render_definition(current, VALIDATION_SQL_PATH.read_text(), view_statements()) == current
     assert definition["States"][VALIDATION_STATE]["Parameters"]["QueryString"].strip()
 
 
-def test_the_sql_returns_what_the_definition_reads_and_takes_two_parameters(definition: dict[str, Any]) -> None:
-    query = sqlglot.parse_one(VALIDATION_SQL_PATH.read_text(), read="athena")
+def test_the_sql_returns_what_the_definition_reads_and_takes_its_declared_parameters(
+    definition: dict[str, Any],
+) -> None:
+    sql = VALIDATION_SQL_PATH.read_text()
+    query = sqlglot.parse_one(sql, read="athena")
     execution_parameters = definition["States"][VALIDATION_STATE]["Parameters"]["ExecutionParameters.$"]
 
     # GetValidationResults reads cell 0 as passed and cell 1 as failed_checks
     assert query.named_selects[:2] == ["passed", "failed_checks"]
-    # one ExecutionParameters entry per `?`, window_start then window_end
-    assert len(list(query.find_all(expressions.Placeholder))) == 2
-    assert execution_parameters.index("$.manifest.window_start") < execution_parameters.index("$.manifest.window_end")
+    # one declared name per `?`, and one quoted manifest field per name, in that order
+    names = declared_parameters(sql)
+    assert names == ["window_start", "window_end", "window_start", "window_end"]
+    assert len(list(query.find_all(expressions.Placeholder))) == len(names)
+    assert re.findall(r"\$\.manifest\.(\w+)", execution_parameters) == names
+    assert execution_parameters.count("$.validation.sql_string_quote") == 2 * len(names)
+    assert definition["States"]["PrepareValidation"]["Result"]["sql_string_quote"] == "'"
 
 
-def test_a_drifted_copy_of_the_query_is_caught() -> None:
+def test_a_drifted_copy_of_a_query_is_caught() -> None:
     current = DEFINITION_PATH.read_text()
-    drifted = render_definition(current, "SELECT true AS passed, '' AS failed_checks")
+    drifted = render_definition(current, VALIDATION_SQL_PATH.read_text() + "\n-- edited", view_statements())
+    views_drifted = render_definition(current, VALIDATION_SQL_PATH.read_text(), view_statements()[:2])
 
-    assert render_definition(drifted, VALIDATION_SQL_PATH.read_text()) != drifted
+    assert render_definition(drifted, VALIDATION_SQL_PATH.read_text(), view_statements()) != drifted
+    assert views_drifted != current
+
+
+def test_the_views_are_the_sql_files_published_after_the_transform_before_the_validation(
+    definition: dict[str, Any],
+) -> None:
+    states = definition["States"]
+
+    # Then ListViews holds each sql/views/ file's statement, and the Map runs one query per item
+    assert states[VIEWS_STATE]["Result"] == view_statements()
+    assert [item["view"] for item in view_statements()] == [
+        "daily_weather_by_city",
+        "precipitation_totals",
+        "temperature_trend",
+    ]
+    assert (states["TransformWeather"]["Next"], states[VIEWS_STATE]["Next"]) == (VIEWS_STATE, "PublishViews")
+    publish = states["PublishViews"]
+    assert (publish["Type"], publish["ItemsPath"], publish["Next"]) == ("Map", "$.views", "PrepareValidation")
+    iteration = publish["ItemProcessor"]["States"]
+    assert iteration[publish["ItemProcessor"]["StartAt"]]["Parameters"]["QueryString.$"] == "$.query"
+    # a failed or stuck DDL query fails its iteration with a named error, which the Map's Catch notifies
+    fail_states = {name for name, state in iteration.items() if state["Type"] == "Fail"}
+    assert fail_states == {"ViewFailed"}
+    assert {iteration[name]["Parameters"]["Error"] for name in ("ViewQueryFailed", "ViewQueryTimedOut")} == {
+        "Views.QueryFailed",
+        "Views.QueryTimedOut",
+    }
+    (catcher,) = publish["Catch"]
+    assert (catcher["ErrorEquals"], catcher["Next"]) == (["States.ALL"], "ViewsFailed")
+    for name in ("StartViewQuery", "GetViewQueryState"):
+        (retrier,) = iteration[name]["Retry"]
+        assert "Athena.TooManyRequestsException" in retrier["ErrorEquals"]
+        assert (retrier["MaxAttempts"], retrier["BackoffRate"]) >= (3, 2.0)
 
 
 def test_every_task_failure_is_recorded_then_notified_before_the_fail_state(definition: dict[str, Any]) -> None:
     states = definition["States"]
     tasks = states_of_type(definition, "Task")
 
-    for name, task in tasks.items():
+    for name, task in (tasks | states_of_type(definition, "Map")).items():
         if name == "NotifyFailure":
             continue
         (catcher,) = task["Catch"]
