@@ -33,6 +33,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
@@ -232,7 +233,7 @@ class BoundedHttpClient:
                     url=response.url,
                     status=response.status_code,
                     reason=response.reason or "",
-                    headers=dict(response.headers),
+                    headers=CaseInsensitiveDict(response.headers),
                     body=body,
                 )
         raise RedirectRefusedError(f"more than {self.max_redirects} redirects from {_origin_text(url)}")
@@ -274,7 +275,11 @@ def _same_origin_target(response: requests.Response) -> str:
 def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
-    return scheme, (parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS.get(scheme)
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(scheme)
+    except ValueError:  # not a port number: an origin nothing equals
+        port = -1
+    return scheme, (parts.hostname or "").lower(), port
 
 
 def _origin_text(url: str) -> str:

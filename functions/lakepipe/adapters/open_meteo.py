@@ -172,6 +172,12 @@ class OpenMeteoClient:
                 ) from error
             except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as error:
                 failure = _Retryable(reason=f"{type(error).__name__}: {error}", status=None)
+            except requests.RequestException as error:  # e.g. a body that does not decode (ContentDecodingError)
+                raise OpenMeteoRequestError(
+                    f"Open-Meteo request failed: {type(error).__name__}: {error} ({request.base_url})",
+                    status=None,
+                    attempts=attempt,
+                ) from error
             else:
                 if 200 <= reply.status < 300:
                     return ApiResponse(
@@ -182,10 +188,10 @@ class OpenMeteoClient:
                         latency_ms=(time.monotonic() - started) * 1000,
                         attempts=attempt,
                     )
-                failure = self._failure_of(reply, attempt, request)
+                failure = self._failure_of(reply, attempt)
             self._wait_or_give_up(failure, attempt, request, deadline)
 
-    def _failure_of(self, reply: HttpReply, attempt: int, request: ApiRequest) -> _Retryable:
+    def _failure_of(self, reply: HttpReply, attempt: int) -> _Retryable:
         """What a non-2xx reply means for the next attempt; raises when none may follow."""
         reason = f"HTTP {reply.status}: {_reason(reply)}"
         now = self._clock()

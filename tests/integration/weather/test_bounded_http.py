@@ -165,8 +165,12 @@ def test_a_redirect_to_another_port_is_refused_and_the_other_server_never_asked(
 
 @pytest.mark.parametrize(
     "location",
-    ["http://localhost:{port}/v1/forecast", "https://127.0.0.1:{port}/v1/forecast"],
-    ids=["another host name", "another scheme"],
+    [
+        "http://localhost:{port}/v1/forecast",
+        "https://127.0.0.1:{port}/v1/forecast",
+        "http://127.0.0.1:not-a-port/v1/forecast",
+    ],
+    ids=["another host name", "another scheme", "a malformed port"],
 )
 def test_a_redirect_to_the_same_port_under_another_host_or_scheme_is_refused(location: str) -> None:
     # Given a server that redirects to itself under another name (localhost) or scheme (https)
@@ -203,3 +207,11 @@ def test_a_redirect_loop_stops_after_the_allowed_hops() -> None:
         CLIENT.get(server.url + "/again", deadline=Deadline.after(5), max_bytes=CAP)
 
     assert server.log.paths == ["/again"] * 4
+
+
+def test_header_names_are_matched_whatever_case_the_server_sends() -> None:
+    with loopback_server(answer("503 Service Unavailable", b"busy", {"retry-after": "7"})) as server:
+        reply = CLIENT.get(server.url, deadline=Deadline.after(5), max_bytes=CAP)
+
+    assert (reply.status, reply.body) == (503, b"busy")
+    assert reply.headers.get("Retry-After") == "7"

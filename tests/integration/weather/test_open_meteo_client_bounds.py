@@ -11,7 +11,7 @@ import pytest
 from lakepipe.adapters.open_meteo import FetchDeadlineError, OpenMeteoClient, OpenMeteoRequestError, RetryPolicy
 from lakepipe.domain.weather.deadline import Deadline
 from lakepipe.domain.weather.open_meteo import ApiRequest, forecast_request
-from tests.integration.weather.loopback_http import head, loopback_server, then_trickle
+from tests.integration.weather.loopback_http import answer, head, loopback_server, then_trickle
 from tests.unit.weather.open_meteo_bodies import FORECAST_4_CITIES, FOUR_CITIES, body
 
 pytestmark = pytest.mark.integration
@@ -52,4 +52,13 @@ def test_an_attempt_longer_than_the_deadline_is_cut_at_the_deadline() -> None:
         elapsed = time.monotonic() - started
 
     assert elapsed <= 2.0 + SLACK_SECONDS, elapsed
+    assert len(api.log.paths) == 1
+
+
+def test_a_body_that_does_not_decode_fails_the_fetch_cleanly_without_retrying() -> None:
+    corrupt = b"this is not gzip"
+    respond = answer("200 OK", corrupt, {"Content-Encoding": "gzip"})
+    with loopback_server(respond) as api, pytest.raises(OpenMeteoRequestError, match="ContentDecodingError"):
+        OpenMeteoClient().fetch(request_to(api.url + "/v1/forecast"), Deadline.after(10))
+
     assert len(api.log.paths) == 1
