@@ -6,8 +6,10 @@
 One archive request per chunk (a calendar month by default) serves every city. Chunks land under the scheduled
 runs' layout with ``ingest_date`` = the chunk's last day and ``run`` = that day at 23:59:59Z (see
 :mod:`lakepipe.domain.weather.backfill`). A chunk whose objects already hold all its hours is skipped, so an
-interrupted backfill resumes by running the same command again. S3 is reached with the default credential chain,
-or the endpoint in ``AWS_ENDPOINT_URL`` (a local moto server); ``--local-root`` writes the same keys to a directory.
+interrupted backfill resumes by running the same command again. A chunk refused by an Open-Meteo rate limit stops
+the backfill (the API's per-minute limit is waited out first; its hourly and daily ones cannot be): run the same
+command again once the limit lifts. S3 is reached with the default credential chain, or the endpoint in
+``AWS_ENDPOINT_URL`` (a local moto server); ``--local-root`` writes the same keys to a directory.
 """
 
 from __future__ import annotations
@@ -79,23 +81,30 @@ def run(args: argparse.Namespace) -> int:
     with tqdm(plans, desc="backfill", unit="chunk", file=sys.stderr) as progress:
         for plan in progress:
             progress.set_postfix_str(f"{plan.window_start}..{plan.window_end}")
-            results.append(backfill_chunk(plan, cities=cities, api=api, store=store, force=args.force))
-    _report(results, cities, destination)
+            result = backfill_chunk(plan, cities=cities, api=api, store=store, force=args.force)
+            results.append(result)
+            if result.rate_limited:
+                break
+    _report(results, cities, destination, planned=len(plans))
     return 1 if any(result.status == "failed" for result in results) else 0
 
 
-def _report(results: list[ChunkResult], cities: tuple[City, ...], destination: str) -> None:
+def _report(results: list[ChunkResult], cities: tuple[City, ...], destination: str, *, planned: int) -> None:
     counts = {status: sum(result.status == status for result in results) for status in ("landed", "skipped", "failed")}
     first, last = results[0].plan, results[-1].plan
+    not_tried = f", {planned - len(results)} not tried" if planned > len(results) else ""
     print(
-        f"backfill {first.window_start}..{last.window_end}, {len(cities)} cities, {len(results)} chunks: "
+        f"backfill {first.window_start}..{last.window_end}, {len(cities)} cities, {planned} chunks: "
         f"{counts['landed']} landed, {counts['skipped']} skipped (already landed), {counts['failed']} failed"
+        f"{not_tried}"
     )
     print(f"landing: {destination}")
     for result in results:
-        if result.status == "failed" and result.manifest is not None:
-            print(f"  failed {result.plan.window_start}..{result.plan.window_end}: {result.manifest.summary()}")
-    if counts["failed"]:
+        if result.status == "failed" and result.error is not None:
+            print(f"  failed {result.plan.window_start}..{result.plan.window_end}: {result.error}")
+    if results[-1].rate_limited:
+        print("stopped on an Open-Meteo rate limit: re-run the same command once it lifts; landed chunks are skipped")
+    elif counts["failed"]:
         print("re-run the same command to retry the failed chunks; landed chunks are skipped")
     lookback = (last.run.ingest_date - first.run.ingest_date).days
     print(

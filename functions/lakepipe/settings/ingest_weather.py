@@ -26,11 +26,17 @@ class OpenMeteoSettings(FunctionSettings):
     # The forecast API serves up to 92 past days and 16 forecast days.
     past_days: int = Field(default=2, alias="WEATHER_PAST_DAYS", ge=0, le=92)
     forecast_days: int = Field(default=7, alias="WEATHER_FORECAST_DAYS", ge=0, le=16)
+    # Connect and read timeouts apply per socket operation; an attempt as a whole ends within its own timeout
+    # and the run's deadline, whatever the server sends.
     connect_timeout_seconds: float = Field(default=5.0, alias="OPEN_METEO_CONNECT_TIMEOUT_SECONDS", gt=0, le=60)
     read_timeout_seconds: float = Field(default=30.0, alias="OPEN_METEO_READ_TIMEOUT_SECONDS", gt=0, le=300)
+    attempt_timeout_seconds: float = Field(default=60.0, alias="OPEN_METEO_ATTEMPT_TIMEOUT_SECONDS", gt=0, le=900)
     max_attempts: int = Field(default=4, alias="OPEN_METEO_MAX_ATTEMPTS", ge=1, le=10)
     backoff_seconds: float = Field(default=1.0, alias="OPEN_METEO_BACKOFF_SECONDS", ge=0, le=60)
-    max_retry_delay_seconds: float = Field(default=30.0, alias="OPEN_METEO_MAX_RETRY_DELAY_SECONDS", ge=0, le=300)
+    # Also the longest explicit wait (Retry-After, the minutely limit lifting): 65 s lets a minute boundary pass.
+    max_retry_delay_seconds: float = Field(default=65.0, alias="OPEN_METEO_MAX_RETRY_DELAY_SECONDS", ge=0, le=300)
+    # Unset: derived from each request (cities x days x variables, with wide margins; see body_cap_bytes).
+    max_body_bytes: int | None = Field(default=None, alias="OPEN_METEO_MAX_BODY_BYTES", ge=1024, le=1024 * 1024 * 1024)
 
     @field_validator("cities", mode="before")
     @classmethod
@@ -41,6 +47,11 @@ class OpenMeteoSettings(FunctionSettings):
             except CitiesConfigError as error:
                 raise ValueError(str(error)) from error
         return value
+
+    @field_validator("max_body_bytes", mode="before")
+    @classmethod
+    def _empty_means_derived(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("forecast_api_url", "archive_api_url", mode="after")
     @classmethod
@@ -61,3 +72,6 @@ class IngestWeatherSettings(OpenMeteoSettings):
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=1)
     # A re-delivered event within this window returns the first run's manifest; EventBridge retries for up to 6 h.
     idempotency_ttl_seconds: int = Field(default=86_400, alias="IDEMPOTENCY_TTL_SECONDS", ge=300)
+    # Kept back from the invocation's remaining time for what follows the fetch: landing each city (one PutObject
+    # each), the idempotency record and the metrics. The fetch, its retries and waits end before it.
+    landing_reserve_seconds: float = Field(default=20.0, alias="INGEST_LANDING_RESERVE_SECONDS", ge=1, le=600)

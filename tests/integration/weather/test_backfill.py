@@ -90,8 +90,8 @@ def test_an_interrupted_backfill_resumes_where_it_failed(
     output = capsys.readouterr().out
     assert "1 landed, 0 skipped (already landed), 1 failed" in output
     assert (
-        "failed 2024-11-02..2024-11-02: run 20241102T235959Z: all 4 cities failed: fetch failed: Open-Meteo still"
-        in output
+        "failed 2024-11-02..2024-11-02: run 20241102T235959Z: all 4 cities failed: fetch failed:"
+        " Open-Meteo request failed: still" in output
     )
     assert "re-run the same command" in output
     open_meteo.reset()

@@ -9,12 +9,11 @@ from typing import Any
 import boto3
 import pytest
 import responses
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyKeyError
 from responses import matchers
 
 from lakepipe.domain.weather.ingest import CitiesFailedError
 from lakepipe.domain.weather.open_meteo import DEFAULT_FORECAST_API_URL, split_locations
-from lakepipe.handlers.ingest_weather import lambda_handler
+from lakepipe.handlers.ingest_weather import NotAScheduledEventError, lambda_handler
 from lakepipe.settings import SettingsError
 from lakepipe_cli.local_aws import LocalStack
 from tests.conftest import load_event
@@ -167,14 +166,43 @@ def test_an_unusable_answer_writes_nothing_and_fails_every_city(
     assert (emf["CitiesFetched"], emf["CitiesFailed"], emf["BytesLanded"]) == (0.0, 4.0, 0.0)
 
 
-@no_metrics
-def test_an_event_without_id_and_time_is_refused_before_any_request(
+def test_an_eventbridge_scheduler_event_lands_the_same_run_as_the_rules_event(
     weather_aws: LocalStack, open_meteo: responses.RequestsMock
 ) -> None:
-    with pytest.raises(IdempotencyKeyError):
-        lambda_handler({"detail": {}}, LambdaContext())
+    # Given EventBridge Scheduler's default payload for the same scheduled time (its detail is the string "{}")
+    open_meteo.get(DEFAULT_FORECAST_API_URL, body=body(FORECAST_4_CITIES))
+
+    manifest = lambda_handler(load_event("scheduler-event.json"), LambdaContext())
+
+    assert manifest["run_id"] == "20261122T030000Z"
+    assert sorted(landed(weather_aws.bucket)) == sorted(KEYS)
+
+
+def test_an_event_that_is_not_a_scheduled_one_is_refused_with_a_metric_before_any_request_or_write(
+    weather_aws: LocalStack, open_meteo: responses.RequestsMock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given an EC2 state change delivered to the function (a rule matching more than the schedule)
+    ec2_state_change = {
+        "version": "0",
+        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "detail-type": "EC2 Instance State-change Notification",
+        "source": "aws.ec2",
+        "account": "111122223333",
+        "time": "2017-12-22T18:43:48Z",
+        "region": "us-west-1",
+        "resources": ["arn:aws:ec2:us-west-1:123456789012:instance/i-1234567890abcdef0"],
+        "detail": {"instance_id": "i-1234567890abcdef0", "state": "terminated"},
+    }
+
+    with pytest.raises(NotAScheduledEventError, match=r"source='aws\.ec2'"):
+        lambda_handler(ec2_state_change, LambdaContext())
 
     assert len(open_meteo.calls) == 0
+    assert landed(weather_aws.bucket) == {}
+    assert boto3.client("dynamodb").scan(TableName=weather_aws.idempotency_table)["Items"] == []
+    (emf,) = emitted_metrics(capsys.readouterr().out)
+    assert emf["EventsRefused"] == 1.0
+    assert "CitiesFetched" not in emf
 
 
 @no_metrics

@@ -236,6 +236,7 @@ def test_only_a_failed_glue_run_is_rerun_and_only_once(definition: dict[str, Any
         "Lambda.AWSLambdaException",
         "Lambda.SdkClientException",
         "Lambda.TooManyRequestsException",
+        "OpenMeteoRateLimitedError",  # a run refused by Open-Meteo's per-minute limit (tests/unit/weather)
     }
     # retriers are tried in order: the busy-job retrier must come before the catch-all one
     transform_errors = [r["ErrorEquals"] for r in definition["States"]["TransformWeather"]["Retry"]]

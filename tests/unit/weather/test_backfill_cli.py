@@ -12,7 +12,7 @@ from responses import matchers
 
 from lakepipe.domain.weather.open_meteo import DEFAULT_ARCHIVE_API_URL, split_locations
 from lakepipe_cli import backfill
-from tests.unit.weather.open_meteo_bodies import ARCHIVE_4_CITIES, body
+from tests.unit.weather.open_meteo_bodies import ARCHIVE_4_CITIES, archive_day, body
 
 PREFIX = "landing/weather/source=open-meteo/ingest_date=2024-11-02/run=20241102T235959Z/"
 
@@ -106,3 +106,33 @@ def test_a_destination_is_required(capsys: pytest.CaptureFixture[str]) -> None:
         run_cli(["backfill", "--start", "2024-11-01", "--end", "2024-11-02"])
 
     assert "one of the arguments --bucket --local-root is required" in capsys.readouterr().err
+
+
+def test_an_hourly_rate_limit_stops_the_backfill_keeping_what_landed(
+    http: responses.RequestsMock, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given three one-day chunks: the first lands, the second meets Open-Meteo's hourly limit (its own 429 body)
+    http.get(
+        DEFAULT_ARCHIVE_API_URL,
+        body=archive_day(0),
+        match=[matchers.query_param_matcher({"start_date": "2024-11-01"}, strict_match=False)],
+    )
+    http.get(
+        DEFAULT_ARCHIVE_API_URL,
+        status=429,
+        json={"error": True, "reason": "Hourly API request limit exceeded. Please try again in the next hour."},
+        match=[matchers.query_param_matcher({"start_date": "2024-11-02"}, strict_match=False)],
+    )
+    argv = ["backfill", "--start=2024-11-01", "--end=2024-11-03", "--chunk-days=1", f"--local-root={tmp_path}"]
+
+    # When the backfill runs
+    code = run_cli(argv)
+
+    # Then it stops there: the third chunk is not asked for, the first stays landed, and it says how to resume
+    assert code == 1
+    assert [call.request.params["start_date"] for call in http.calls] == ["2024-11-01", "2024-11-02"]
+    assert sorted({p.parent.parent.name for p in tmp_path.rglob("*.json")}) == ["ingest_date=2024-11-01"]
+    out = capsys.readouterr().out
+    assert "3 chunks: 1 landed, 0 skipped (already landed), 1 failed, 1 not tried" in out
+    assert "Open-Meteo hourly rate limit (lifts at " in out
+    assert "stopped on an Open-Meteo rate limit: re-run the same command once it lifts" in out

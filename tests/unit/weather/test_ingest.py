@@ -86,7 +86,10 @@ def test_a_city_with_a_bad_element_fails_alone_and_the_others_land(
     [
         ((200, b"<html>maintenance</html>"), "unusable response: response is not JSON"),
         ((200, b"[" + b",".join([b'{"latitude":48.86}'] * 3) + b"]"), "expected 4 location(s)"),
-        ((503, b"Service Unavailable"), "fetch failed: Open-Meteo still failing after 2 attempts: HTTP 503"),
+        (
+            (503, b"Service Unavailable"),
+            "fetch failed: Open-Meteo request failed: still failing after 2 attempts: HTTP 503",
+        ),
     ],
 )
 def test_a_response_unusable_as_a_whole_writes_nothing_and_fails_every_city(

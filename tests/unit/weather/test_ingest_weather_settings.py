@@ -62,12 +62,29 @@ def test_a_bad_city_entry_fails_at_cold_start_naming_the_variable_and_the_entry(
         ({"WEATHER_FORECAST_DAYS": "17"}, "WEATHER_FORECAST_DAYS"),
         ({"OPEN_METEO_FORECAST_URL": "api.open-meteo.com/v1/forecast"}, "OPEN_METEO_FORECAST_URL"),
         ({"OPEN_METEO_MAX_ATTEMPTS": "0"}, "OPEN_METEO_MAX_ATTEMPTS"),
+        ({"OPEN_METEO_MAX_BODY_BYTES": "100"}, "OPEN_METEO_MAX_BODY_BYTES"),
+        ({"OPEN_METEO_ATTEMPT_TIMEOUT_SECONDS": "0"}, "OPEN_METEO_ATTEMPT_TIMEOUT_SECONDS"),
+        ({"INGEST_LANDING_RESERVE_SECONDS": "0"}, "INGEST_LANDING_RESERVE_SECONDS"),
         ({"DATA_BUCKET": ""}, "DATA_BUCKET"),
     ],
 )
 def test_out_of_range_values_are_named(variables: dict[str, str], failing: str) -> None:
     with pytest.raises(SettingsError, match=failing):
         parse_settings(IngestWeatherSettings, REQUIRED | variables)
+
+
+def test_the_fetch_bounds_default_to_a_derived_cap_a_minute_long_wait_and_a_20_s_landing_reserve() -> None:
+    settings = parse_settings(IngestWeatherSettings, REQUIRED)
+
+    assert settings.max_body_bytes is None  # derived from each request
+    assert settings.attempt_timeout_seconds == 60.0
+    assert settings.max_retry_delay_seconds == 65.0  # Open-Meteo's minute window, plus margin
+    assert settings.landing_reserve_seconds == 20.0
+
+
+@pytest.mark.parametrize(("value", "parsed"), [("", None), ("  ", None), ("5000000", 5_000_000)])
+def test_an_empty_body_cap_means_derived(value: str, parsed: int | None) -> None:
+    assert parse_settings(OpenMeteoSettings, {"OPEN_METEO_MAX_BODY_BYTES": value}).max_body_bytes == parsed
 
 
 def test_the_backfill_needs_no_bucket_or_table() -> None:

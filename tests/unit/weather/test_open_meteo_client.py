@@ -1,20 +1,36 @@
-"""The HTTP client: what is retried, how long it waits, what fails at once. HTTP faked with `responses`."""
+"""The HTTP client: what is retried, how long it waits, what fails at once. HTTP faked with `responses`, time with
+a clock that only moves when the client sleeps (wall and monotonic together), so waits are exact and instant.
+
+Open-Meteo's 429 bodies are its own texts (RateLimiter.swift in open-meteo/open-meteo: the limits lift on the
+minute, hour and UTC day boundaries; no Retry-After is sent).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import requests
 import responses
 from responses import matchers
 
-from lakepipe.adapters.open_meteo import OpenMeteoClient, OpenMeteoRequestError, RetryPolicy, retry_after_seconds
-from lakepipe.domain.weather.open_meteo import DEFAULT_FORECAST_API_URL, forecast_request
+from lakepipe.adapters.open_meteo import (
+    FetchDeadlineError,
+    OpenMeteoClient,
+    OpenMeteoRequestError,
+    RetryPolicy,
+    retry_after_seconds,
+)
+from lakepipe.domain.weather.deadline import Deadline
+from lakepipe.domain.weather.open_meteo import DEFAULT_FORECAST_API_URL, RateLimit, RateLimitedError, forecast_request
 from tests.unit.weather.open_meteo_bodies import ERROR_BODY, FORECAST_4_CITIES, FOUR_CITIES, body
 
 NOW = datetime(2026, 11, 22, 3, 0, 1, tzinfo=UTC)
+MINUTELY = {"error": True, "reason": "Minutely API request limit exceeded. Please try again in one minute."}
+HOURLY = {"error": True, "reason": "Hourly API request limit exceeded. Please try again in the next hour."}
+DAILY = {"error": True, "reason": "Daily API request limit exceeded. Please try again tomorrow."}
+CONCURRENT = {"error": True, "reason": "Too many concurrent requests"}
 REQUEST = forecast_request(
     base_url=DEFAULT_FORECAST_API_URL, cities=FOUR_CITIES, start_date=date(2026, 11, 20), end_date=date(2026, 11, 23)
 )
@@ -27,17 +43,42 @@ def http() -> Iterator[responses.RequestsMock]:
         yield mock
 
 
-@pytest.fixture
-def sleeps() -> list[float]:
-    return []
+class FakeTime:
+    """Wall clock (for Open-Meteo's boundaries) and monotonic clock (for deadlines), moved only by ``sleep``."""
+
+    def __init__(self, wall: datetime) -> None:
+        self.wall = wall
+        self.elapsed = 0.0
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.elapsed += seconds
+        self.wall += timedelta(seconds=seconds)
+
+    def monotonic(self) -> float:
+        return self.elapsed
+
+    def deadline(self, seconds: float) -> Deadline:
+        return Deadline.after(seconds, clock=self.monotonic)
 
 
 @pytest.fixture
-def client(sleeps: list[float]) -> OpenMeteoClient:
+def fake_time() -> FakeTime:
+    return FakeTime(NOW)
+
+
+@pytest.fixture
+def sleeps(fake_time: FakeTime) -> list[float]:
+    return fake_time.sleeps
+
+
+@pytest.fixture
+def client(fake_time: FakeTime) -> OpenMeteoClient:
     return OpenMeteoClient(
-        retry=RetryPolicy(max_attempts=4, backoff_seconds=1.0, max_delay_seconds=30.0),
-        sleep=sleeps.append,
-        clock=lambda: NOW,
+        retry=RetryPolicy(max_attempts=4, backoff_seconds=1.0, max_delay_seconds=65.0),
+        sleep=fake_time.sleep,
+        clock=lambda: fake_time.wall,
     )
 
 
@@ -84,18 +125,136 @@ def test_retry_after_as_an_http_date_is_honoured(
     assert sleeps == [12.0]
 
 
-def test_a_retry_after_longer_than_the_run_may_wait_fails_at_once(
+def test_a_retry_after_longer_than_a_retry_may_wait_fails_at_once_as_rate_limited(
     http: responses.RequestsMock, client: OpenMeteoClient, sleeps: list[float]
 ) -> None:
-    http.get(URL, status=429, headers={"Retry-After": "3600"}, json={"error": True, "reason": "Daily limit exceeded"})
+    http.get(URL, status=429, headers={"Retry-After": "3600"}, json={"error": True, "reason": "Slow down"})
 
-    with pytest.raises(OpenMeteoRequestError, match="retry after 3600 s, longer than the 30 s") as error:
+    with pytest.raises(RateLimitedError, match="asked to wait 3600 s, longer than the 65 s a retry may wait") as error:
         client.fetch(REQUEST)
 
-    assert "Daily limit exceeded" in str(error.value)
-    assert error.value.status == 429
+    assert "HTTP 429: Slow down" in str(error.value)
+    assert error.value.lifts_at == NOW + timedelta(hours=1)
     assert sleeps == []
     assert len(http.calls) == 1
+
+
+def test_open_meteos_minutely_limit_is_waited_out_to_the_next_minute_then_the_fetch_succeeds(
+    http: responses.RequestsMock, client: OpenMeteoClient, sleeps: list[float]
+) -> None:
+    # Given Open-Meteo's minutely 429 at 03:00:01 (no Retry-After), then an answer
+    http.get(URL, status=429, json=MINUTELY)
+    http.get(URL, body=body(FORECAST_4_CITIES))
+
+    # When the run may take the time
+    response = client.fetch(REQUEST, Deadline.none())
+
+    # Then the one wait runs to 03:01:00 plus the 1 s margin (59 s + 1 s), not 1-2-4 s backoffs
+    assert sleeps == [60.0]
+    assert response.attempts == 2
+
+
+def test_a_minutely_limit_that_cannot_be_waited_out_before_the_deadline_fails_fast_as_rate_limited(
+    http: responses.RequestsMock, client: OpenMeteoClient, fake_time: FakeTime, sleeps: list[float]
+) -> None:
+    http.get(URL, status=429, json=MINUTELY)
+
+    with pytest.raises(RateLimitedError, match="no time for a retry in 60 s: 30 s are left") as error:
+        client.fetch(REQUEST, fake_time.deadline(30))
+
+    assert (error.value.limit, error.value.lifts_at) == (RateLimit.MINUTELY, datetime(2026, 11, 22, 3, 1, tzinfo=UTC))
+    assert error.value.lifts_within_the_hour
+    assert sleeps == []
+    assert len(http.calls) == 1
+
+
+def test_a_minutely_limit_still_reached_after_the_wait_gives_up_as_rate_limited(
+    http: responses.RequestsMock, fake_time: FakeTime
+) -> None:
+    client = OpenMeteoClient(retry=RetryPolicy(max_attempts=2), sleep=fake_time.sleep, clock=lambda: fake_time.wall)
+    http.get(URL, status=429, json=MINUTELY)
+    http.get(URL, status=429, json=MINUTELY)
+
+    with pytest.raises(RateLimitedError, match="still failing after 2 attempts: HTTP 429: Minutely API") as error:
+        client.fetch(REQUEST, fake_time.deadline(280))
+
+    # the second 429 came at 03:01:01: its limit lifts at 03:02:00
+    assert error.value.lifts_at == datetime(2026, 11, 22, 3, 2, tzinfo=UTC)
+    assert fake_time.sleeps == [60.0]
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        (HOURLY, RateLimit.HOURLY, datetime(2026, 11, 22, 4, 0, tzinfo=UTC)),
+        (DAILY, RateLimit.DAILY, datetime(2026, 11, 23, 0, 0, tzinfo=UTC)),
+    ],
+    ids=["hourly", "daily"],
+)
+def test_the_hourly_and_daily_limits_fail_at_once_with_when_they_lift(
+    http: responses.RequestsMock,
+    client: OpenMeteoClient,
+    sleeps: list[float],
+    case: tuple[dict[str, object], RateLimit, datetime],
+) -> None:
+    reply, limit, lifts_at = case
+    http.get(URL, status=429, json=reply)
+
+    with pytest.raises(RateLimitedError) as error:
+        client.fetch(REQUEST, Deadline.none())
+
+    assert (error.value.limit, error.value.lifts_at) == (limit, lifts_at)
+    assert not error.value.lifts_within_the_hour
+    assert f"lifts at {lifts_at:%Y-%m-%dT%H:%M:%SZ}" in str(error.value)
+    assert sleeps == []
+    assert len(http.calls) == 1
+
+
+def test_too_many_concurrent_requests_is_backed_off_like_a_server_error(
+    http: responses.RequestsMock, client: OpenMeteoClient, sleeps: list[float]
+) -> None:
+    http.get(URL, status=429, json=CONCURRENT)
+    http.get(URL, body=body(FORECAST_4_CITIES))
+
+    assert client.fetch(REQUEST).attempts == 2
+    assert sleeps == [1.0]
+
+
+def test_a_429_from_another_server_naming_no_limit_is_treated_as_a_minutely_one(
+    http: responses.RequestsMock, client: OpenMeteoClient, sleeps: list[float]
+) -> None:
+    http.get(URL, status=429, body="Too Many Requests", content_type="text/plain")
+    http.get(URL, body=body(FORECAST_4_CITIES))
+
+    client.fetch(REQUEST)
+
+    assert sleeps == [60.0]
+
+
+def test_server_error_backoff_stops_where_the_deadline_leaves_no_time_for_another_attempt(
+    http: responses.RequestsMock, client: OpenMeteoClient, fake_time: FakeTime
+) -> None:
+    # Given a deadline 8 s away and a server failing with 503: a retry needs its backoff plus 2 s for the attempt;
+    # after 1 s (7 s left) and 2 s (5 s left) of backoff, the third backoff of 4 s does not fit
+    for _ in range(3):
+        http.get(URL, status=503, body="Service Unavailable")
+
+    with pytest.raises(OpenMeteoRequestError, match="no time for a retry in 4 s: 5 s are left") as error:
+        client.fetch(REQUEST, fake_time.deadline(8))
+
+    assert not isinstance(error.value, FetchDeadlineError)
+    assert error.value.status == 503
+    assert fake_time.sleeps == [1.0, 2.0]
+    assert len(http.calls) == 3
+
+
+def test_a_deadline_already_past_makes_no_request(
+    http: responses.RequestsMock, client: OpenMeteoClient, fake_time: FakeTime
+) -> None:
+    with pytest.raises(FetchDeadlineError, match="no time left for attempt 1"):
+        client.fetch(REQUEST, fake_time.deadline(0))
+
+    assert len(http.calls) == 0
 
 
 def test_500_then_success_backs_off_once(

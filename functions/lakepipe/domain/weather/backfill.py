@@ -9,6 +9,11 @@ So a chunk's keys depend only on its last day: re-running a backfill rewrites th
 picks chunks up like any run (``--ingest_date`` = chunk end; a ``--lookback_days`` spanning the backfilled range
 reprocesses it all at once). A chunk already landed for every city, covering all of the chunk's hours, is
 skipped: that is what makes an interrupted backfill resumable without a checkpoint file.
+
+A month of hourly data for many cities weighs many Open-Meteo calls (100 cities x 31 days x 8 variables: about
+177), so a long backfill meets the API's per-minute limit, which the client waits out, and may meet its hourly
+or daily one: a chunk failing on a rate limit stops the backfill (the later chunks would fail alike), and the
+same command resumes it once the limit lifts.
 """
 
 from __future__ import annotations
@@ -20,7 +25,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
 from lakepipe.domain.weather.cities import City
-from lakepipe.domain.weather.ingest import LandingStore, WeatherApi, ingest
+from lakepipe.domain.weather.ingest import (
+    CitiesFailedError,
+    LandingStore,
+    OpenMeteoQuotaExhaustedError,
+    OpenMeteoRateLimitedError,
+    WeatherApi,
+    ingest,
+    run_failure,
+)
 from lakepipe.domain.weather.landing import IngestManifest, LandingRun, RunPlan
 from lakepipe.domain.weather.open_meteo import archive_request, hourly_time_span
 
@@ -103,6 +116,12 @@ class ChunkResult:
     plan: RunPlan
     status: Literal["landed", "skipped", "failed"]
     manifest: IngestManifest | None
+    error: CitiesFailedError | None = None
+
+    @property
+    def rate_limited(self) -> bool:
+        """The chunk failed on an Open-Meteo rate limit: the chunks after it would fail alike."""
+        return isinstance(self.error, OpenMeteoRateLimitedError | OpenMeteoQuotaExhaustedError)
 
 
 def backfill_chunk(
@@ -111,5 +130,7 @@ def backfill_chunk(
     """Land one chunk unless it is already landed (or ``force``); a failed city marks the chunk failed."""
     if not force and is_landed(plan, cities, store):
         return ChunkResult(plan=plan, status="skipped", manifest=None)
-    manifest = ingest(plan=plan, cities=cities, api=api, store=store).manifest
-    return ChunkResult(plan=plan, status="failed" if manifest.failed else "landed", manifest=manifest)
+    outcome = ingest(plan=plan, cities=cities, api=api, store=store)
+    error = run_failure(outcome)
+    status: Literal["landed", "failed"] = "failed" if error is not None else "landed"
+    return ChunkResult(plan=plan, status=status, manifest=outcome.manifest, error=error)

@@ -13,12 +13,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from lakepipe.domain.weather.cities import City
+from lakepipe.domain.weather.deadline import Deadline
 from lakepipe.domain.weather.landing import CityOutcome, IngestManifest, LandingRun, RunPlan
 from lakepipe.domain.weather.open_meteo import (
     HOURLY_VARIABLES,
     ApiRequest,
     ApiResponse,
     LocationShapeError,
+    RateLimitedError,
     ResponseShapeError,
     WeatherApiError,
     check_location,
@@ -31,7 +33,7 @@ MAX_METADATA_URL_LENGTH = 1024
 
 
 class WeatherApi(Protocol):
-    def fetch(self, request: ApiRequest) -> ApiResponse: ...
+    def fetch(self, request: ApiRequest, deadline: Deadline | None = None) -> ApiResponse: ...
 
 
 class LandingStore(Protocol):
@@ -47,15 +49,42 @@ class LandingWriteError(RuntimeError):
 class CitiesFailedError(RuntimeError):
     """Raised after a run that landed what it could but not every city, so retries and alarms see the run fail."""
 
-    def __init__(self, manifest: IngestManifest) -> None:
-        super().__init__(manifest.summary())
+    def __init__(self, manifest: IngestManifest, detail: str | None = None) -> None:
+        super().__init__(manifest.summary() + (f"; {detail}" if detail else ""))
         self.manifest = manifest
+
+
+class OpenMeteoRateLimitedError(CitiesFailedError):
+    """The run failed on an Open-Meteo rate limit that lifts within minutes: retrying the run then can succeed.
+
+    The state machine retries this error by name (statemachine/weather_pipeline.asl.json, IngestWeather).
+    """
+
+
+class OpenMeteoQuotaExhaustedError(CitiesFailedError):
+    """The run failed on Open-Meteo's hourly or daily limit: no retry within this run's execution can succeed;
+    the next scheduled run (which re-fetches the past days) is the retry."""
 
 
 @dataclass(frozen=True)
 class IngestOutcome:
     manifest: IngestManifest
     api_latency_ms: float | None
+    fetch_error: WeatherApiError | None = None
+
+
+def run_failure(outcome: IngestOutcome) -> CitiesFailedError | None:
+    """The error a failed run ends with, named for what can be done about it; None if every city landed."""
+    if not outcome.manifest.failed:
+        return None
+    error = outcome.fetch_error
+    if isinstance(error, RateLimitedError):
+        lifts = "" if error.lifts_at is None else f" (lifts at {error.lifts_at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ})"
+        detail = f"Open-Meteo {error.limit} rate limit{lifts}"
+        if error.lifts_within_the_hour:
+            return OpenMeteoRateLimitedError(outcome.manifest, detail)
+        return OpenMeteoQuotaExhaustedError(outcome.manifest, detail)
+    return CitiesFailedError(outcome.manifest)
 
 
 def plan_scheduled_run(
@@ -78,16 +107,21 @@ def ingest(
     cities: Sequence[City],
     api: WeatherApi,
     store: LandingStore,
+    deadline: Deadline | None = None,
     variables: Sequence[str] = HOURLY_VARIABLES,
 ) -> IngestOutcome:
-    """Fetch ``plan.request`` and land one object per city; a city that fails does not stop the others.
+    """Fetch ``plan.request`` by ``deadline`` and land one object per city; a city that fails does not stop the
+    others.
 
-    A body that is wrong as a whole (not JSON, fewer locations than cities) fails every city and writes nothing.
+    A fetch that fails (including on the deadline), or a body that is wrong as a whole (not JSON, fewer locations
+    than cities), fails every city and writes nothing.
     """
     try:
-        response = api.fetch(plan.request)
+        response = api.fetch(plan.request, deadline)
     except WeatherApiError as error:
-        return IngestOutcome(_all_failed(plan, cities, f"fetch failed: {error}"), api_latency_ms=None)
+        return IngestOutcome(
+            _all_failed(plan, cities, f"fetch failed: {error}"), api_latency_ms=None, fetch_error=error
+        )
     try:
         locations = split_locations(response.body, expected=len(cities))
     except ResponseShapeError as error:

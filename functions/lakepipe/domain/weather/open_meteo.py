@@ -14,7 +14,8 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from lakepipe.domain.weather.cities import City, format_degrees
@@ -38,8 +39,57 @@ _HOURLY_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 _WHITESPACE = " \t\r\n"
 
 
+# Open-Meteo's free API limits each client IP to 600 calls a minute, 5,000 an hour and 10,000 a day (its terms; the
+# server's RateLimiter.swift): counters are emptied on the wall clock's minute, hour and UTC day boundaries, a 429
+# carries no Retry-After, and its JSON "reason" says which limit was hit (texts below, from that source). A request
+# weighs max(1, variables / 10 x max(1, days / 14)) calls per location: one run of the 4 default cities is 4 calls.
+MINUTE_RESET_MARGIN_SECONDS = 1.0  # wait this much past the boundary: our clock and the server's are not one
+# A generous bound on what one location-hour can take in a body: its "YYYY-MM-DDTHH:MM" timestamp and, per
+# variable, one number as Open-Meteo prints it (at most ~12 characters, e.g. -1234.56789,), each with room to spare;
+# plus a fixed allowance per location for its header (coordinates, units, location_id).
+BODY_BYTES_PER_HOUR = 32
+BODY_BYTES_PER_VALUE = 32
+BODY_BYTES_PER_LOCATION = 4096
+MIN_BODY_CAP_BYTES = 1024 * 1024
+
+
 class WeatherApiError(RuntimeError):
     """The API could not be reached, or refused the request, after the client's retries."""
+
+
+class RateLimit(StrEnum):
+    """Which of Open-Meteo's limits a 429 names, and so when it lifts."""
+
+    MINUTELY = "minutely"
+    HOURLY = "hourly"
+    DAILY = "daily"
+    CONCURRENCY = "concurrency"  # more than one request at a time per IP (a queue of 6): clears in seconds
+    UNKNOWN = "unknown"  # another server (self-hosted, a proxy) or another text: treated like the minutely limit
+
+
+_RATE_LIMIT_REASONS = (
+    ("Minutely API request limit exceeded", RateLimit.MINUTELY),
+    ("Hourly API request limit exceeded", RateLimit.HOURLY),
+    ("Daily API request limit exceeded", RateLimit.DAILY),
+    ("Too many concurrent requests", RateLimit.CONCURRENCY),
+)
+
+
+class RateLimitedError(WeatherApiError):
+    """Open-Meteo answered 429 and waiting within this run was not possible or did not help.
+
+    ``lifts_at`` is when the limit is lifted (UTC), if known.
+    """
+
+    def __init__(self, message: str, *, limit: RateLimit, lifts_at: datetime | None) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.lifts_at = lifts_at
+
+    @property
+    def lifts_within_the_hour(self) -> bool:
+        """A limit that a retry a few minutes later can get past (the state machine retries those)."""
+        return self.limit not in {RateLimit.HOURLY, RateLimit.DAILY}
 
 
 class ResponseShapeError(ValueError):
@@ -80,6 +130,44 @@ class RawLocation:
 
     raw: bytes
     document: Any
+
+
+def rate_limit_named(reason: str) -> RateLimit:
+    """The limit a 429's reason names."""
+    for text, limit in _RATE_LIMIT_REASONS:
+        if text.lower() in reason.lower():
+            return limit
+    return RateLimit.UNKNOWN
+
+
+def rate_limit_lifts_at(limit: RateLimit, now: datetime) -> datetime | None:
+    """When ``limit`` is lifted, reached at ``now``: the next minute, hour or UTC day; None for concurrency."""
+    moment = now.astimezone(UTC)
+    if limit in {RateLimit.MINUTELY, RateLimit.UNKNOWN}:
+        return moment.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    if limit is RateLimit.HOURLY:
+        return moment.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    if limit is RateLimit.DAILY:
+        return moment.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    return None
+
+
+def body_cap_bytes(request: ApiRequest) -> int:
+    """The most bytes a sane answer to ``request`` can take, with wide margins (at least 1 MiB).
+
+    About six times a real body's size (a body of the four default cities over four days is 22 KB against a
+    cap of 127 KB before the floor): enough for any answer, small enough to refuse a runaway one early.
+    """
+    query = request.query
+    locations = len(query.get("latitude", "").split(","))
+    variables = len([name for name in query.get("hourly", "").split(",") if name])
+    try:
+        days = (date.fromisoformat(query["end_date"]) - date.fromisoformat(query["start_date"])).days + 1
+    except (KeyError, ValueError):
+        days = 16  # the forecast API's longest horizon
+    hours = 24 * max(days, 1)
+    per_location = BODY_BYTES_PER_LOCATION + hours * (BODY_BYTES_PER_HOUR + variables * BODY_BYTES_PER_VALUE)
+    return max(MIN_BODY_CAP_BYTES, locations * per_location)
 
 
 def forecast_request(
