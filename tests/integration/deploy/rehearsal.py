@@ -15,11 +15,14 @@ model's ``create_from_cloudformation_json``, is written down below, resource typ
 :func:`unaccounted_properties` lists what fits none of these: a new resource type or property makes the rehearsal
 test fail until someone says how it is checked. Botocore validates every request against the service's model and
 moto answers as the service does (unknown ARNs, malformed policies, a logging target that does not exist), so each
-resolved value meets the service's own rules, not a copy of them written here.
+resolved value meets the service's own rules, not a copy of them written here. And wherever moto's CloudFormation
+did resolve a value the rehearsal applies again (environments, policies, the definition, the rule's pattern), the
+two resolutions must agree: moto's intrinsic engine checks the project's resolver.
 """
 
 from __future__ import annotations
 
+import ast
 import copy
 import functools
 import json
@@ -156,6 +159,8 @@ class RehearsedStack:
     outputs: dict[str, str] = field(default_factory=dict)
     moto_created: dict[str, str] = field(default_factory=dict)
     api_created: list[ApiResource] = field(default_factory=list)
+    # Where moto's CloudFormation resolved a value the rehearsal applies again, the two must agree.
+    disagreements: list[str] = field(default_factory=list)
     when_complete: list[Callable[[], Any]] = field(default_factory=list)
     before_delete: list[Callable[[], Any]] = field(default_factory=list)
 
@@ -225,6 +230,10 @@ def create_stack(
         resolver.physical_ids |= {f"{logical_id}.{name}": value for name, value in attributes.items()}
     _create_what_moto_cannot(stack)
     _apply_what_moto_drops(stack)
+    if stack.disagreements:
+        raise AssertionError(
+            "moto's CloudFormation and the rehearsal resolve differently: " + "; ".join(stack.disagreements)
+        )
     for settle in stack.when_complete:
         settle()
     stack.outputs = {name: str(resolver.resolve(output["Value"])) for name, output in template["Outputs"].items()}
@@ -322,6 +331,30 @@ def unaccounted_properties(template: Mapping[str, Any]) -> list[str]:
             elif references(value) & not_created_by_moto:
                 problems.append(f"{logical_id}.{name}: refers to a resource moto cannot create, and is not re-applied")
     return problems
+
+
+def disagreements(moto: Any, ours: Any, where: str) -> list[str]:
+    """Where moto's resolution of a template value differs from the rehearsal's. moto leaves what it could not
+    resolve as null or as the literal ${Name}: those places are not compared; every other one must be equal."""
+    if moto is None or (isinstance(moto, str) and "${" in moto):
+        return []
+    if isinstance(moto, dict) and isinstance(ours, dict):
+        return [
+            problem
+            for key in set(moto) | set(ours)
+            for problem in (
+                disagreements(moto[key], ours[key], f"{where}.{key}")
+                if key in moto and key in ours
+                else ([] if key not in moto else [f"{where}.{key}: only moto has it"])
+            )
+        ]
+    if isinstance(moto, list) and isinstance(ours, list) and len(moto) == len(ours):
+        return [
+            problem
+            for i, (m, o) in enumerate(zip(moto, ours, strict=True))
+            for problem in disagreements(m, o, f"{where}[{i}]")
+        ]
+    return [] if moto == ours or str(moto) == str(ours) else [f"{where}: moto {moto!r}, rehearsal {ours!r}"]
 
 
 # ---------------------------------------------------------------- attributes of what moto created
@@ -588,6 +621,9 @@ def _notification_configuration(value: Mapping[str, Any]) -> dict[str, Any]:
 def _state_machine_definition(stack: RehearsedStack, logical_id: str, substitutions: Mapping[str, Any]) -> None:
     """The definition as deployed: DefinitionString with every DefinitionSubstitutions value put in."""
     definition = str(stack.resolver.resolve(stack.resources[logical_id]["Properties"]["DefinitionString"]))
+    kept = stack.client("stepfunctions").describe_state_machine(stateMachineArn=stack.physical_id(logical_id))
+    if kept["definition"] != definition:
+        stack.disagreements.append(f"{logical_id}.DefinitionString differs from moto's")
     for name, value in substitutions.items():
         definition = definition.replace("${" + name + "}", str(value))
     stack.client("stepfunctions").update_state_machine(
@@ -634,7 +670,13 @@ def policy_json(document: Mapping[str, Any]) -> str:
 
 
 def _put_role_policies(stack: RehearsedStack, logical_id: str, policies: Iterable[Mapping[str, Any]]) -> None:
+    iam, role = stack.client("iam"), stack.physical_id(logical_id)
     for policy in policies:
+        kept = iam.get_role_policy(RoleName=role, PolicyName=policy["PolicyName"])["PolicyDocument"]
+        kept = ast.literal_eval(kept) if isinstance(kept, str) else kept  # moto keeps Python's repr of the dict
+        stack.disagreements += disagreements(
+            kept, dict(policy["PolicyDocument"]), f"{logical_id}.{policy['PolicyName']}"
+        )
         stack.client("iam").put_role_policy(
             RoleName=stack.physical_id(logical_id),
             PolicyName=policy["PolicyName"],
@@ -660,6 +702,7 @@ def _attach_managed_policies(stack: RehearsedStack, logical_id: str, arns: Itera
 
 def _put_rule_pattern(stack: RehearsedStack, logical_id: str, pattern: Any) -> None:
     rule = stack.client("events").describe_rule(Name=stack.physical_id(logical_id))
+    stack.disagreements += disagreements(json.loads(rule["EventPattern"]), pattern, f"{logical_id}.EventPattern")
     stack.client("events").put_rule(
         Name=rule["Name"],
         EventPattern=json.dumps(pattern),
@@ -671,6 +714,10 @@ def _lambda_configuration(name: str) -> Applier:
     def apply(stack: RehearsedStack, logical_id: str, value: Any) -> None:
         if name == "Environment":
             value = {"Variables": {key: str(item) for key, item in value.get("Variables", {}).items()}}
+            kept = stack.client("lambda").get_function_configuration(FunctionName=stack.physical_id(logical_id))
+            stack.disagreements += disagreements(
+                kept.get("Environment", {}).get("Variables", {}), value["Variables"], f"{logical_id}.Environment"
+            )
         stack.client("lambda").update_function_configuration(
             FunctionName=stack.physical_id(logical_id), **{name: value}
         )
