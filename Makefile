@@ -93,8 +93,9 @@ build: $(BIN)/.installed ## sam build (needs a Docker engine for the image funct
 	$(BIN)/sam build
 
 .PHONY: deploy
-deploy: $(BIN)/.installed ## sam deploy --config-env $(ENV) (needs AWS credentials; run `make build` first)
-	$(BIN)/sam deploy --config-env $(or $(ENV),dev)
+deploy: $(BIN)/.installed ## sam deploy --config-env $(ENV) ALARM_EMAIL=you@example.com (AWS credentials; `make build` first)
+	@overrides=$$($(BIN)/python tools/deploy_overrides.py --config-env $(or $(ENV),dev) --alarm-email "$(ALARM_EMAIL)") && \
+	$(BIN)/sam deploy --config-env $(or $(ENV),dev) --parameter-overrides "$$overrides"
 
 .PHONY: clean
 clean: ## Remove build output (keeps the venvs)

@@ -1,6 +1,6 @@
 """``lakepipe backfill``: past hourly weather from the Open-Meteo archive into the landing layer, resumable.
 
-    lakepipe backfill --start 2024-01-01 --end 2024-12-31 --bucket lakepipe-dev-data-123456789012-eu-west-3
+    lakepipe backfill --start 2024-01-01 --end 2024-12-31 --bucket lakepipe-dev-data-123456789012-eu-west-3-1c0ffee0
     lakepipe backfill --start 2024-11-01 --end 2024-11-30 --local-root demo-output/lake --cities "Paris:48.8566:2.3522"
 
 One archive request per chunk (a calendar month by default) serves every city. Chunks land under the scheduled

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -52,6 +53,13 @@ def local_aws_environment(endpoint_url: str) -> dict[str, str]:
     }
 
 
+def local_stack_id(stack_name: str) -> str:
+    """A stack id shaped like CloudFormation's (arn:...:stack/<name>/<uuid>), the same on every run for a name, so
+    names built from it (the data bucket's) are stable locally; a real deployment gets a new one per creation."""
+    stack_uuid = uuid.uuid5(uuid.NAMESPACE_URL, f"lakepipe-local-stack:{stack_name}")
+    return f"arn:aws:cloudformation:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:stack/{stack_name}/{stack_uuid}"
+
+
 class IntrinsicResolver:
     """Resolves the CloudFormation intrinsics this template uses, for parameters and pseudo parameters."""
 
@@ -60,11 +68,13 @@ class IntrinsicResolver:
         self.values: dict[str, Any] = {
             name: spec.get("Default") for name, spec in template.get("Parameters", {}).items()
         } | dict(parameters)
+        stack_name = f"lakepipe-{self.values.get('Stage', 'dev')}"
         self.values |= {
             "AWS::AccountId": LOCAL_ACCOUNT_ID,
             "AWS::Region": LOCAL_REGION,
             "AWS::Partition": "aws",
-            "AWS::StackName": f"lakepipe-{self.values.get('Stage', 'dev')}",
+            "AWS::StackName": stack_name,
+            "AWS::StackId": local_stack_id(stack_name),
             "AWS::URLSuffix": "amazonaws.com",
             "AWS::NoValue": None,
         }

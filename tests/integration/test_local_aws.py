@@ -16,7 +16,8 @@ def test_data_plane_resources_come_from_the_template(local_aws: LocalStack) -> N
     dynamodb = boto3.client("dynamodb")
 
     buckets = {bucket["Name"] for bucket in s3.list_buckets()["Buckets"]}
-    assert local_aws.bucket == "lakepipe-dev-data-123456789012-eu-west-3"
+    # named as the template names it: stage, account, region and the (local, fixed) stack id's first group
+    assert local_aws.bucket == "lakepipe-dev-data-123456789012-eu-west-3-3b3a1437"
     assert local_aws.bucket in buckets
     assert s3.get_bucket_versioning(Bucket=local_aws.bucket)["Status"] == "Enabled"
     assert glue.get_database(Name=local_aws.database)["Database"]["Name"] == "lakepipe_dev"

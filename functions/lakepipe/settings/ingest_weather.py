@@ -10,7 +10,7 @@ from typing import Any, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from lakepipe.domain.weather.cities import DEFAULT_CITIES_SPEC, CitiesConfigError, City, parse_cities
+from lakepipe.domain.weather.cities import DEFAULT_CITIES_SPEC, CitiesConfigError, City, parse_cities, select_cities
 from lakepipe.domain.weather.open_meteo import DEFAULT_ARCHIVE_API_URL, DEFAULT_FORECAST_API_URL
 from lakepipe.settings import FunctionSettings
 
@@ -37,6 +37,22 @@ class OpenMeteoSettings(FunctionSettings):
     max_retry_delay_seconds: float = Field(default=65.0, alias="OPEN_METEO_MAX_RETRY_DELAY_SECONDS", ge=0, le=300)
     # Unset: derived from each request (cities x days x variables, with wide margins; see body_cap_bytes).
     max_body_bytes: int | None = Field(default=None, alias="OPEN_METEO_MAX_BODY_BYTES", ge=1024, le=1024 * 1024 * 1024)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _only_the_named_cities(cls, data: Any) -> Any:
+        """With WEATHER_CITY_NAMES (the template's Cities: what Athena projects), WEATHER_CITIES only places them:
+        exactly those cities are fetched, in that order, or the cold start fails naming the odd one out."""
+        if not isinstance(data, dict) or not data.get("WEATHER_CITY_NAMES"):
+            return data
+        coordinates = data.get("WEATHER_CITIES")
+        if not isinstance(coordinates, str) or not coordinates:
+            raise ValueError("WEATHER_CITY_NAMES is set, WEATHER_CITIES (their coordinates) is not")
+        try:
+            cities = select_cities(parse_cities(coordinates), data["WEATHER_CITY_NAMES"])
+        except CitiesConfigError as error:
+            raise ValueError(f"WEATHER_CITY_NAMES / WEATHER_CITIES: {error}") from error
+        return data | {"WEATHER_CITIES": cities}
 
     @field_validator("cities", mode="before")
     @classmethod

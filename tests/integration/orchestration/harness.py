@@ -148,6 +148,12 @@ class PipelineHarness:
         )["stateMachineArn"]
         self.notifications_queue_url = self._subscribe_queue_to(self.topic_arn)
 
+    def attach(self, *, function_arn: str, job_name: str, state_machine_arn: str) -> None:
+        """Run a stack's own function, Glue job and state machine (the deploy rehearsal) instead of provisioning
+        them here, and listen on its topic."""
+        self.function_arn, self.job_name, self.state_machine_arn = function_arn, job_name, state_machine_arn
+        self.notifications_queue_url = self._subscribe_queue_to(self.topic_arn)
+
     def definition(self) -> str:
         """The deployed definition: the translated DefinitionString with every substitution applied."""
         properties = self.template["Resources"][STATE_MACHINE_ID]["Properties"]

@@ -12,7 +12,8 @@ from lakepipe.domain.weather.cities import parse_cities
 from tests.conftest import REPO_ROOT
 from weather_etl import JOB_ARGUMENTS, REFINED_COLUMNS, REFINED_PARTITION_COLUMNS, REJECT_COLUMNS
 
-BUCKET = "lakepipe-${Stage}-data-${AWS::AccountId}-${AWS::Region}"
+# Everything but the CSV path names the data bucket by reference (tests/unit/test_deployability.py checks the rest).
+BUCKET = "${DataBucket}"
 
 
 @pytest.fixture(scope="module")
@@ -86,13 +87,12 @@ def test_the_job_role_reaches_only_its_prefixes(template: dict[str, Any]) -> Non
     role = properties(template, "WeatherEtlJobRole")
     statements = [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
     s3_statements = [s for s in statements if all(a.startswith("s3:") for a in as_list(s["Action"]))]
-    object_arn = f"arn:${{AWS::Partition}}:s3:::{BUCKET}"
+    object_arn = "${DataBucket.Arn}"
 
-    assert role["ManagedPolicyArns"] == [
-        {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSGlueServiceRole"}
-    ]
-    assert {sub(r) for s in s3_statements for r in as_list(s["Resource"])} == {
-        "arn:${AWS::Partition}:s3:::aws-sam-cli-managed-default-samclisourcebucket-*/lakepipe-${Stage}/*",
+    assert "ManagedPolicyArns" not in role
+    objects = [s for s in s3_statements if s["Action"] not in ("s3:ListBucket", "s3:GetBucketLocation")]
+    assert {sub(r) for s in objects for r in as_list(s["Resource"])} == {
+        "arn:${AWS::Partition}:s3:::aws-sam-cli-managed-default-samclisourcebucket-*/${AWS::StackName}/*",
         f"{object_arn}/landing/weather/*",
         f"{object_arn}/refined/weather_hourly*",
         f"{object_arn}/refined/weather_rejects*",
@@ -101,6 +101,35 @@ def test_the_job_role_reaches_only_its_prefixes(template: dict[str, Any]) -> Non
     assert [sorted(sub(r) for r in as_list(s["Resource"])) for s in writes] == [
         [f"{object_arn}/refined/weather_hourly*", f"{object_arn}/refined/weather_rejects*"]
     ]
+    (listing,) = [s for s in s3_statements if s["Action"] == "s3:ListBucket"]
+    assert listing["Resource"] == {"Fn::GetAtt": ["DataBucket", "Arn"]}
+    assert listing["Condition"] == {
+        "StringLike": {
+            "s3:prefix": ["landing/weather/*", "refined/", "refined/weather_hourly*", "refined/weather_rejects*"]
+        }
+    }
+
+
+def test_the_job_role_logs_and_measures_only_as_its_own(template: dict[str, Any]) -> None:
+    role = properties(template, "WeatherEtlJobRole")
+    statements = {s["Sid"]: s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]}
+    log_groups = [
+        sub(properties(template, logical_id)["LogGroupName"])
+        for logical_id in ("WeatherEtlErrorLogGroup", "WeatherEtlOutputLogGroup")
+    ]
+    prefix = sub(properties(template, "WeatherEtlJob")["DefaultArguments"]["--custom-logGroup-prefix"])
+
+    # Glue 5 writes to <prefix>/error and <prefix>/output: the stack creates both, with its retention
+    assert log_groups == [f"{prefix}/error", f"{prefix}/output"]
+    logs = statements["WriteTheJobsLogs"]
+    assert sub(logs["Resource"]) == (
+        "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:" + prefix + "/*"
+    )
+    # PutMetricData takes no resource; the documented cloudwatch:namespace condition keeps it to Glue's metrics
+    metrics = statements["PublishGlueMetrics"]
+    assert (metrics["Action"], metrics["Resource"]) == ("cloudwatch:PutMetricData", "*")
+    assert metrics["Condition"] == {"StringEquals": {"cloudwatch:namespace": "Glue"}}
+    assert not any(a.startswith(("ec2:", "iam:")) for s in statements.values() for a in as_list(s["Action"]))
 
 
 def test_table_columns_are_the_jobs_columns(template: dict[str, Any]) -> None:
@@ -141,10 +170,12 @@ def test_forecast_dates_are_projected_and_cities_are_the_ingested_ones(template:
     # Open-Meteo forecasts up to 16 days ahead: those partitions must be visible before their day comes
     assert sub(parameters["projection.date.range"]).endswith("NOW+16DAYS")
     assert parameters["projection.city.type"] == "enum"
-    assert parameters["projection.city.values"] == {"Ref": "WeatherTableCities"}
-    # the default enum lists the default cities under their landing-key names
-    ingested = [city.key_name for city in parse_cities(template_parameters["Cities"]["Default"])]
-    assert template_parameters["WeatherTableCities"]["Default"].split(",") == ingested
+    # one list of cities for Athena and the function (tests/unit/weather/test_ingest_weather_settings.py)
+    assert parameters["projection.city.values"] == {"Ref": "Cities"}
+    assert "WeatherTableCities" not in template_parameters
+    # and the default coordinates place exactly the default cities
+    placed = {city.key_name for city in parse_cities(template_parameters["CityCoordinates"]["Default"])}
+    assert set(template_parameters["Cities"]["Default"].split(",")) == placed
 
 
 def test_the_workgroup_enforces_encrypted_results_a_scan_cutoff_and_metrics(template: dict[str, Any]) -> None:

@@ -96,13 +96,24 @@ def test_template_defaults_are_the_code_defaults_and_reach_the_function() -> Non
     parameters = template["Parameters"]
     function = template["Resources"]["IngestWeatherFunction"]["Properties"]
 
-    assert parameters["Cities"]["Default"] == DEFAULT_CITIES_SPEC
-    assert parse_cities(parameters["Cities"]["Default"]) == FOUR_CITIES
+    assert parameters["CityCoordinates"]["Default"] == DEFAULT_CITIES_SPEC
+    assert parameters["Cities"]["Default"] == ",".join(city.key_name for city in FOUR_CITIES)
+    assert (
+        parse_settings(
+            OpenMeteoSettings,
+            {
+                "WEATHER_CITY_NAMES": parameters["Cities"]["Default"],
+                "WEATHER_CITIES": parameters["CityCoordinates"]["Default"],
+            },
+        ).cities
+        == FOUR_CITIES
+    )
     assert parameters["ForecastApiUrl"]["Default"] == DEFAULT_FORECAST_API_URL
     assert parameters["ArchiveApiUrl"]["Default"] == DEFAULT_ARCHIVE_API_URL
     assert parameters["ScheduleExpression"]["Default"] == "rate(1 hour)"
     assert function["Environment"]["Variables"] == {
-        "WEATHER_CITIES": {"Ref": "Cities"},
+        "WEATHER_CITY_NAMES": {"Ref": "Cities"},
+        "WEATHER_CITIES": {"Ref": "CityCoordinates"},
         "OPEN_METEO_FORECAST_URL": {"Ref": "ForecastApiUrl"},
         "OPEN_METEO_ARCHIVE_URL": {"Ref": "ArchiveApiUrl"},
         "WEATHER_PAST_DAYS": {"Ref": "PastDays"},
@@ -123,8 +134,59 @@ def test_template_defaults_are_the_code_defaults_and_reach_the_function() -> Non
     ],
 )
 def test_the_template_refuses_malformed_cities_at_deploy_time(spec: str, accepted: bool) -> None:
-    pattern = load_sam_template(REPO_ROOT / "template.yaml")["Parameters"]["Cities"]["AllowedPattern"]
+    pattern = load_sam_template(REPO_ROOT / "template.yaml")["Parameters"]["CityCoordinates"]["AllowedPattern"]
 
     assert bool(re.fullmatch(pattern, spec)) is accepted
     if accepted:
         assert parse_cities(spec)  # ranges and duplicates are left to the cold-start check
+
+
+# ---------------------------------------------------------------- one list of cities (Cities = WEATHER_CITY_NAMES)
+COORDINATES = "Paris:48.8566:2.3522;Saint Malo:48.6493:-2.0257;Lyon:45.764:4.8357"
+
+
+def test_the_named_cities_are_fetched_in_their_order_with_their_coordinates() -> None:
+    settings = parse_settings(
+        OpenMeteoSettings, {"WEATHER_CITY_NAMES": "Lyon,Saint_Malo,Paris", "WEATHER_CITIES": COORDINATES}
+    )
+
+    assert [(city.key_name, city.latitude) for city in settings.cities] == [
+        ("Lyon", 45.764),
+        ("Saint_Malo", 48.6493),
+        ("Paris", 48.8566),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("names", "named_in_the_error"),
+    [
+        # a city Athena would project but nobody fetches: refused, not an empty partition forever
+        ("Paris,Saint_Malo,Lyon,Nice", "'Nice' has no coordinates"),
+        # a city fetched but missing from the projection (the silent loss this design removes): refused
+        ("Paris,Lyon", "'Saint_Malo' has coordinates but is not a listed city"),
+        ("Paris,Saint_Malo,Lyon,Paris", "'Paris' is listed twice"),
+        ("Paris,,Saint_Malo,Lyon", "empty name at position 2"),
+    ],
+)
+def test_names_and_coordinates_that_disagree_fail_the_cold_start_naming_the_city(
+    names: str, named_in_the_error: str
+) -> None:
+    with pytest.raises(SettingsError, match="WEATHER_CITY_NAMES / WEATHER_CITIES") as error:
+        parse_settings(IngestWeatherSettings, REQUIRED | {"WEATHER_CITY_NAMES": names, "WEATHER_CITIES": COORDINATES})
+
+    assert named_in_the_error in str(error.value)
+
+
+def test_names_without_coordinates_fail_the_cold_start() -> None:
+    with pytest.raises(SettingsError, match="WEATHER_CITIES \\(their coordinates\\) is not"):
+        parse_settings(IngestWeatherSettings, REQUIRED | {"WEATHER_CITY_NAMES": "Paris"})
+
+
+def test_every_name_the_template_accepts_is_its_own_partition_value() -> None:
+    # The names are the projection enum verbatim: a space (which becomes _ in keys) must not get through.
+    pattern = load_sam_template(REPO_ROOT / "template.yaml")["Parameters"]["Cities"]["AllowedPattern"]
+
+    assert re.fullmatch(pattern, "Paris,Saint_Malo,Aix-en-Provence")
+    assert not re.fullmatch(pattern, "Paris,Saint Malo")
+    assert not re.fullmatch(pattern, "Paris,")
+    assert not re.fullmatch(pattern, "Paris:48.8566:2.3522")

@@ -8,6 +8,10 @@ for example ``Paris:48.8566:2.3522;Lyon:45.7640:4.8357``. Coordinates are decima
 longitude -180..180). A name is 1-64 ASCII letters, digits, spaces, ``-`` or ``_`` starting with a letter or digit:
 it becomes part of the landing key (``city=<name>.json``, a space becoming ``_``), so it must stay URL-safe.
 Two entries may not share a name (compared as keys, ignoring case) nor coordinates.
+
+Deployed, the names come separately (template parameter ``Cities``, variable ``WEATHER_CITY_NAMES``: the city
+partitions Athena projects) and this string only gives their coordinates; :func:`select_cities` insists the two
+name exactly the same cities.
 """
 
 from __future__ import annotations
@@ -62,6 +66,25 @@ def parse_cities(spec: str) -> tuple[City, ...]:
     if problems:
         raise CitiesConfigError("invalid cities configuration: " + "; ".join(problems))
     return tuple(cities)
+
+
+def select_cities(cities: Iterable[City], names: str) -> tuple[City, ...]:
+    """The cities listed in ``names`` (``Name,Name,...``, as they appear in landing keys), in that order, each with
+    its coordinates from ``cities``.
+
+    Deployed, ``names`` is the template's ``Cities``: the city partitions Athena projects. So a name without
+    coordinates, or coordinates of a city not in ``names``, is an error naming that city, never a city that is
+    fetched but invisible in Athena (or silently not fetched). Raises :class:`CitiesConfigError`.
+    """
+    listed = [name.strip() for name in names.split(",")]
+    by_key = {city.key_name: city for city in cities}
+    problems = [f"empty name at position {position}" for position, name in enumerate(listed, start=1) if not name]
+    problems += [f"{name!r} is listed twice" for name in sorted({n for n in listed if n and listed.count(n) > 1})]
+    problems += [f"{name!r} has no coordinates" for name in listed if name and name not in by_key]
+    problems += [f"{key!r} has coordinates but is not a listed city" for key in by_key if key not in listed]
+    if problems:
+        raise CitiesConfigError("city names and coordinates do not match: " + "; ".join(problems))
+    return tuple(by_key[name] for name in listed)
 
 
 def format_cities(cities: Iterable[City]) -> str:
