@@ -84,8 +84,12 @@ unit: $(BIN)/.installed ## Fast tier only: unit tests, no moto server, no Spark
 pytest: $(BIN)/.installed
 	$(BIN)/pytest -q -n 2 --dist loadgroup
 
+.PHONY: image-test
+image-test: $(BIN)/.installed ## sam build the image, sam local invoke each function with its event, check traces (Docker)
+	tools/image/image-test.sh
+
 .PHONY: test
-test: lint template statelint wheels pytest ## Everything CI runs (the README's test command)
+test: lint template statelint wheels pytest image-test ## Everything CI runs (the README's test command)
 
 .PHONY: demo
 demo: $(BIN)/.installed ## Run the whole pipeline locally on embedded stand-ins (no AWS, no Docker); DEMO_ARGS=--offline

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import requests
 
 from lakepipe_cli.local_aws import LOCAL_REGION, LocalStack, local_aws_environment, moto_server, provision_from_template
 from lakepipe_cli.open_meteo_standin import recorded_forecast_api
@@ -192,6 +193,8 @@ def local_invoke_stack(out: Path, sample_csv: Path = SAMPLE_CSV) -> Iterator[Loc
     """A moto server on 127.0.0.1 with the template's resources, the recorded Open-Meteo, and the files."""
     with ExitStack() as stack_context:
         endpoint = stack_context.enter_context(moto_server())
+        # moto keeps its state per process, not per server: start from none (a previous stack's resources).
+        requests.post(f"{endpoint}/moto-api/reset", timeout=10).raise_for_status()
         forecast_url = stack_context.enter_context(recorded_forecast_api())
         credentials = local_aws_environment(endpoint)
         previous = {name: os.environ.get(name) for name in credentials}
