@@ -100,9 +100,17 @@ bench: $(BIN)/.installed ## Benchmarks (bench/): CSV->Parquet throughput and mem
 	$(BIN)/python bench/csv_to_parquet.py
 	$(BIN)/python bench/refined_scan.py
 
+# The image is built for the template's Architecture (x86_64 unless ARCH=arm64: on an arm64 machine, or on x86_64
+# with emulation, e.g. `docker run --privileged --rm tonistiigi/binfmt --install arm64`). Deploy with the same value.
+ARCH ?=
+BASE_IMAGE = $(shell sed -n 's/^FROM[[:space:]]*\([^[:space:]]*\).*/\1/p' functions/Dockerfile | head -n 1)
+
 .PHONY: build
-build: $(BIN)/.installed ## sam build (needs a Docker engine for the image functions)
-	$(BIN)/sam build
+build: $(BIN)/.installed ## sam build the one image (needs Docker; ARCH=arm64 for Graviton)
+	@if [ -n "$$(docker image inspect --format '{{ index .Config.Labels "lakepipe.stand-in-for" }}' $(BASE_IMAGE) 2>/dev/null)" ]; then \
+	  echo "build: $(BASE_IMAGE) is the local stand-in (left by an interrupted make image-test); remove it: docker image rm $(BASE_IMAGE)"; \
+	  exit 1; fi
+	$(BIN)/sam build $(if $(ARCH),--parameter-overrides Architecture=$(ARCH))
 
 .PHONY: deploy
 deploy: $(BIN)/.installed ## sam deploy --config-env $(ENV) (needs AWS credentials; run `make build` first)

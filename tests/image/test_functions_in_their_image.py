@@ -85,6 +85,13 @@ def assert_weather_landed(stack: LocalInvokeStack, manifest: dict[str, Any]) -> 
 # ---------------------------------------------------------------- the user's command: sam local invoke
 
 
+def test_sam_build_made_one_image_for_both_functions(built_functions: dict[str, dict[str, Any]]) -> None:
+    images = {properties["ImageUri"] for properties in built_functions.values()}
+
+    assert len(built_functions) == 2
+    assert len(images) == 1
+
+
 def test_sam_local_invoke_converts_the_csv_its_event_names(local_stack: LocalInvokeStack, built_template: Path) -> None:
     invocation = sam_local_invoke(
         "CsvToParquetFunction",

@@ -49,6 +49,7 @@ else
   [[ $(id -u) -eq 0 ]] || { echo "base image: building the stand-in needs root (debootstrap)" >&2; exit 1; }
   command -v debootstrap >/dev/null || {
     echo "base image: installing debootstrap from Debian"
+    apt-get update -qq >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
   }
   # The root filesystem is kept as its own image, keyed by suite and packages: a change to the stand-in's
