@@ -184,7 +184,7 @@ def test_the_csv_function_in_its_container_is_traced_read_convert_write(
     assert_well_formed(trace, xray)
     assert trace.root.name == "CsvToParquetFunction"
     (handler,) = trace.named("## lambda_handler")
-    assert [child.name for child in handler.children if child.name in {"read", "convert", "write"}] == [
+    assert [span.name for _, span in handler.walk() if span.name in {"read", "convert", "write"}] == [
         "read",
         "convert",
         "write",
