@@ -8,6 +8,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 CHECKOV_VENV := .venv-checkov
 REGION ?= eu-west-3
+# The image's Python (functions/Dockerfile: public.ecr.aws/lambda/python:3.13); the code stays 3.11-compatible.
+IMAGE_PYTHON := 3.13
 TRANSLATED := build/template.translated.json
 # Offline and quiet tools: no telemetry, a region for the SDK, no real credentials anywhere near tests.
 export SAM_CLI_TELEMETRY := 0
@@ -34,8 +36,15 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 .PHONY: venv
 venv: $(BIN)/.installed ## Create .venv with every pinned dev dependency
 
+# Locks with hashes for the image's Python on every platform (universal resolution): the image and the
+# stand-in base install with --require-hashes, and `make wheels` proves x86_64 and arm64 both resolve.
+LOCK_IMAGE := $(BIN)/uv pip compile --quiet --universal --python-version $(IMAGE_PYTHON) --generate-hashes \
+  --custom-compile-command "make lock"
+
 .PHONY: lock
-lock: $(BIN)/.installed ## Re-pin requirements-dev.txt from requirements-dev.in
+lock: $(BIN)/.installed ## Re-pin the image's lock (hashes, py3.13, x86_64 + arm64), the stand-in's, then dev's
+	$(LOCK_IMAGE) functions/requirements.in -o functions/requirements.txt
+	$(LOCK_IMAGE) tools/image/lambda-python-standin/requirements.in -o tools/image/lambda-python-standin/requirements.txt
 	$(BIN)/uv pip compile --quiet --python-version 3.11 requirements-dev.in -o requirements-dev.txt
 
 .PHONY: lint
@@ -60,12 +69,12 @@ statelint: $(BIN)/.installed ## statelint on every state machine definition, its
 	else echo "statelint: no definitions yet"; fi
 
 .PHONY: wheels
-wheels: $(BIN)/.installed ## Check functions/requirements.txt has binary wheels for the image (py3.12, x86_64 + arm64)
+wheels: $(BIN)/.installed ## Check the image's lock installs as binary wheels with its hashes (py3.13, x86_64 + arm64)
 	@for arch in x86_64 aarch64; do \
-	  $(BIN)/python -m pip download --quiet --only-binary=:all: --implementation cp --python-version 3.12 \
-	    --platform manylinux_2_28_$$arch --platform manylinux2014_$$arch \
+	  $(BIN)/python -m pip download --quiet --require-hashes --only-binary=:all: --implementation cp \
+	    --python-version $(IMAGE_PYTHON) --platform manylinux_2_28_$$arch --platform manylinux2014_$$arch \
 	    -r functions/requirements.txt -d build/wheels/$$arch 2>&1 | { grep -v 'is ignored: it is neither' || true; }; \
-	  echo "wheels: $$arch resolves to binary wheels"; \
+	  echo "wheels: $$arch resolves to binary wheels matching the lock's hashes"; \
 	done
 
 .PHONY: unit
@@ -76,8 +85,12 @@ unit: $(BIN)/.installed ## Fast tier only: unit tests, no moto server, no Spark
 pytest: $(BIN)/.installed
 	$(BIN)/pytest -q -n 2 --dist loadgroup
 
+.PHONY: image-test
+image-test: $(BIN)/.installed ## sam build the image, sam local invoke each function with its event, check traces (Docker)
+	tools/image/image-test.sh
+
 .PHONY: test
-test: lint template statelint wheels pytest ## Everything CI runs (the README's test command)
+test: lint template statelint wheels pytest image-test ## Everything CI runs (the README's test command)
 
 .PHONY: demo
 demo: $(BIN)/.installed ## Run the whole pipeline locally on embedded stand-ins (no AWS, no Docker); DEMO_ARGS=--offline
@@ -88,9 +101,17 @@ bench: $(BIN)/.installed ## Benchmarks (bench/): CSV->Parquet throughput and mem
 	$(BIN)/python bench/csv_to_parquet.py
 	$(BIN)/python bench/refined_scan.py
 
+# The image is built for the template's Architecture (x86_64 unless ARCH=arm64: on an arm64 machine, or on x86_64
+# with emulation, e.g. `docker run --privileged --rm tonistiigi/binfmt --install arm64`). Deploy with the same value.
+ARCH ?=
+BASE_IMAGE = $(shell sed -n 's/^FROM[[:space:]]*\([^[:space:]]*\).*/\1/p' functions/Dockerfile | head -n 1)
+
 .PHONY: build
-build: $(BIN)/.installed ## sam build (needs a Docker engine for the image functions)
-	$(BIN)/sam build
+build: $(BIN)/.installed ## sam build the one image (needs Docker; ARCH=arm64 for Graviton)
+	@if [ -n "$$(docker image inspect --format '{{ index .Config.Labels "lakepipe.stand-in-for" }}' $(BASE_IMAGE) 2>/dev/null)" ]; then \
+	  echo "build: $(BASE_IMAGE) is the local stand-in (left by an interrupted make image-test); remove it: docker image rm $(BASE_IMAGE)"; \
+	  exit 1; fi
+	$(BIN)/sam build $(if $(ARCH),--parameter-overrides Architecture=$(ARCH))
 
 .PHONY: deploy
 deploy: $(BIN)/.installed ## sam deploy --config-env $(ENV) ALARM_EMAIL=you@example.com (AWS credentials; `make build` first)

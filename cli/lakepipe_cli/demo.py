@@ -7,7 +7,8 @@
    Open-Meteo when reachable, else a recorded response served on loopback), the real Glue script on local Spark,
    the views' CREATE OR REPLACE VIEW statements and the validation SQL on DuckDB (sqlglot transpiles Athena's
    dialect), the Choice on its result.
-4. A summary, a PNG chart and the local lake under the output directory.
+4. A summary, a PNG chart and the local lake under the output directory, and every invocation's X-Ray trace
+   (checked, written as X-Ray documents and drawn as a waterfall under traces/).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lakepipe.domain.csv.quarantine import read_quarantine
+from lakepipe_cli.demo_traces import CSV_CONVERSION, CSV_DUPLICATE, WEATHER_INGEST, TraceReport, recording_traces
 from lakepipe_cli.lambda_runtime import function_environment, invoke
 from lakepipe_cli.local_aws import LocalStack, local_aws_environment, moto_server, provision_from_template
 from lakepipe_cli.local_states import LocalStateMachine, StatesError, substitute
@@ -84,6 +86,7 @@ class DemoResult:
     pipeline_error: str | None = None
     daily: list[dict[str, Any]] = field(default_factory=list)
     chart: Path | None = None
+    traces: list[TraceReport] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -94,6 +97,8 @@ class DemoResult:
             and self.duplicate_delivery_ignored
             and self.pipeline_status == "SUCCEEDED"
             and self.chart is not None
+            and bool(self.traces)
+            and all(trace.ok for trace in self.traces)
         )
 
 
@@ -131,7 +136,11 @@ def run_demo(
     shutil.rmtree(lake, ignore_errors=True)
     (output_dir / "logs").mkdir(parents=True, exist_ok=True)
     result = DemoResult(output_dir=output_dir)
-    with moto_server() as endpoint, function_environment(local_aws_environment(endpoint)):
+    with (
+        moto_server() as endpoint,
+        function_environment(local_aws_environment(endpoint)),
+        recording_traces(output_dir / "traces") as recorder,
+    ):
         with console.status("Creating the template's resources on the embedded AWS stand-in…"):
             stack = provision_from_template(endpoint)
         console.print(
@@ -143,6 +152,8 @@ def run_demo(
         _weather_stage(stack, result, lake, offline=offline, live_timeout=live_timeout, console=console)
         _download(stack, "database/", lake)
         _download(stack, "quarantine/", lake)
+        # In invocation order: each sample converted, the duplicate delivery, the weather ingest.
+        result.traces = recorder.report([*([CSV_CONVERSION] * len(result.csv)), CSV_DUPLICATE, WEATHER_INGEST])
     if result.pipeline_status == "SUCCEEDED":
         result.daily = _daily_metrics(lake)
         result.chart = _chart(result.daily, output_dir / "weather.png")
@@ -509,6 +520,17 @@ def _summary_document(result: DemoResult) -> dict[str, Any]:
         "pipeline_status": result.pipeline_status,
         "pipeline_error": result.pipeline_error,
         "daily": result.daily,
+        "traces": [
+            {
+                "function": t.function_name,
+                "trace_id": t.trace_id,
+                "document": str(t.document),
+                "waterfall": str(t.waterfall),
+                "subsegments": t.subsegments,
+                "missing": t.missing,
+            }
+            for t in result.traces
+        ],
     }
 
 
@@ -570,8 +592,27 @@ def print_summary(result: DemoResult, console: Console) -> None:
                 str(row["max_wind_speed_kmh"]),
             )
         console.print(daily)
+    if result.traces:
+        _print_traces(result, console)
     verdict = "[bold green]demo passed[/]" if result.ok else "[bold red]demo FAILED[/]"
     console.print(
         f"{verdict} in {result.seconds:.0f} s — chart: {result.chart or 'not written'}, "
-        f"lake: {result.output_dir / 'lake'}, function logs: {result.output_dir / 'logs'}"
+        f"lake: {result.output_dir / 'lake'}, function logs: {result.output_dir / 'logs'}, "
+        f"traces: {result.output_dir / 'traces'}"
     )
+
+
+def _print_traces(result: DemoResult, console: Console) -> None:
+    from lakepipe_cli.trace_waterfall import print_terminal_view  # noqa: PLC0415
+    from lakepipe_cli.xray_local import Trace  # noqa: PLC0415
+
+    traces = Table(title="X-Ray traces (one per invocation; waterfalls in traces/*.png)")
+    for column in ("function", "trace id", "subsegments", "check"):
+        traces.add_column(column, justify="right" if column == "subsegments" else "left")
+    for report in result.traces:
+        check = "✓" if report.ok else "✗ missing: " + ", ".join(report.missing)
+        traces.add_row(report.function_name, report.trace_id, str(report.subsegments), check)
+    console.print(traces)
+    shown = {report.function_name: report for report in reversed(result.traces) if report.trace_id}
+    for report in sorted(shown.values(), key=lambda shown_report: shown_report.document.name):
+        print_terminal_view(Trace.read(report.document), console)

@@ -1,6 +1,9 @@
-"""Invoke a real lakepipe handler in-process the way the Lambda runtime would: its environment, a context.
+"""Invoke a real lakepipe handler in-process the way the Lambda runtime would: its environment, a context, a trace.
 
-Used by the demo; the handler code is the code that ships in the image, unchanged.
+Used by the demo and the tests; the handler code is the code that ships in the image, unchanged. Given an
+:class:`~lakepipe_cli.xray_local.XRayDaemonStandIn`, an invocation is traced as on Lambda with ``Tracing: Active``:
+the SDK is put in the state Lambda's runtime leaves it in, the invocation gets a sampled trace header, and the
+function segment Lambda itself records is recorded.
 """
 
 from __future__ import annotations
@@ -11,11 +14,19 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, redirect_stdout
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+import aws_xray_sdk
+from aws_xray_sdk.core import xray_recorder
+from aws_xray_sdk.core.lambda_launcher import LambdaContext
+
 from lakepipe.adapters.aws import reset_clients
-from lakepipe.observability import logger, metrics
+from lakepipe.observability import logger, metrics, tracer
+from lakepipe_cli.xray_local import TraceHeader, XRayDaemonStandIn
+
+_tracing_to: ContextVar[XRayDaemonStandIn | None] = ContextVar("tracing_to", default=None)
 
 
 @dataclass
@@ -91,6 +102,40 @@ def function_output(log_file: TextIO | None) -> Iterator[None]:
             stream_handler.setStream(previous)
 
 
+@contextmanager
+def lambda_tracing(daemon_address: str) -> Iterator[None]:
+    """The X-Ray SDK and Powertools' Tracer as they are inside Lambda with active tracing, for the block.
+
+    In Lambda the SDK finds ``LAMBDA_TASK_ROOT`` when it is imported and takes the trace from each invocation's
+    ``_X_AMZN_TRACE_ID``, streaming every subsegment as it closes; Powertools patches the AWS SDK and requests.
+    Here the process was not started as Lambda (tests import everything first, with tracing off), so the same
+    state is set explicitly and undone afterwards.
+    """
+    saved = (xray_recorder.context, xray_recorder.streaming_threshold, aws_xray_sdk.global_sdk_config.sdk_enabled())
+    saved_disabled = tracer.disabled
+    xray_recorder.configure(context=LambdaContext(), streaming_threshold=0, daemon_address=daemon_address)
+    aws_xray_sdk.global_sdk_config.set_sdk_enabled(True)
+    tracer.disabled = False
+    tracer.patch()  # Powertools' auto-patch (every library the SDK supports); patching twice is a no-op
+    try:
+        yield
+    finally:
+        context, threshold, enabled = saved
+        xray_recorder.configure(context=context, streaming_threshold=threshold)
+        aws_xray_sdk.global_sdk_config.set_sdk_enabled(enabled)
+        tracer.disabled = saved_disabled
+
+
+@contextmanager
+def tracing_every_invocation(xray: XRayDaemonStandIn) -> Iterator[XRayDaemonStandIn]:
+    """Trace every :func:`invoke` in the block (that names no daemon itself) to ``xray``."""
+    token = _tracing_to.set(xray)
+    try:
+        yield xray
+    finally:
+        _tracing_to.reset(token)
+
+
 def invoke(
     handler: Callable[[dict[str, Any], Any], Any],
     event: dict[str, Any],
@@ -99,8 +144,37 @@ def invoke(
     environment: Mapping[str, str],
     memory_limit_in_mb: int = 1024,
     log_file: TextIO | None = None,
+    xray: XRayDaemonStandIn | None = None,
 ) -> Any:
-    """Call ``handler`` with ``event`` in ``environment`` and a fresh context, as one Lambda invocation."""
+    """Call ``handler`` with ``event`` in ``environment`` and a fresh context, as one Lambda invocation.
+
+    With ``xray`` (or inside :func:`tracing_every_invocation`), the invocation is traced and its trace id is
+    in ``xray.invocations``.
+    """
     context = LocalLambdaContext(function_name=function_name, memory_limit_in_mb=memory_limit_in_mb)
-    with function_environment(environment), function_output(log_file):
-        return handler(event, context)
+    xray = xray or _tracing_to.get()
+    if xray is None:
+        with function_environment(environment), function_output(log_file):
+            return handler(event, context)
+    header = TraceHeader.new()
+    traced_environment = {**environment, "_X_AMZN_TRACE_ID": str(header), "AWS_XRAY_DAEMON_ADDRESS": xray.address}
+    failed, started, ended = True, time.time(), None
+    try:
+        with function_environment(traced_environment), lambda_tracing(xray.address), function_output(log_file):
+            started = time.time()
+            try:
+                response = handler(event, context)
+            finally:
+                ended = time.time()
+        failed = False
+        return response
+    finally:
+        xray.record_invocation(
+            function_name=function_name,
+            header=header,
+            request_id=context.aws_request_id,
+            start_time=started,
+            end_time=ended or time.time(),
+            failed=failed,
+            function_arn=context.invoked_function_arn,
+        )

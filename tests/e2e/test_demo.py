@@ -14,6 +14,8 @@ import pytest
 
 from lakepipe_cli.demo import DemoResult, run_demo
 from lakepipe_cli.open_meteo_standin import RECORDED_FORECAST
+from lakepipe_cli.xray_local import Trace
+from tests.xray_rules import segment_document_problems
 
 pytestmark = [pytest.mark.e2e, pytest.mark.spark, pytest.mark.xdist_group("spark")]
 
@@ -83,3 +85,10 @@ def test_demo_runs_both_pipelines_offline_with_the_numbers_the_inputs_imply(tmp_
     assert json.loads((tmp_path / "summary.json").read_text())["ok"] is True
     assert list((tmp_path / "lake" / "refined" / "weather_hourly").glob("date=2026-11-21/city=Paris/*.parquet"))
     assert list((tmp_path / "lake" / "quarantine").rglob("*")), "the bad CSV rows are kept under quarantine/"
+    # Every invocation was traced: the demo checked each trace's subsegments; the files follow X-Ray's rules
+    assert [t.function_name for t in result.traces] == ["CsvToParquetFunction"] * 5 + ["IngestWeatherFunction"]
+    assert all(t.ok for t in result.traces), [t.missing for t in result.traces]
+    for report in result.traces:
+        trace = Trace.read(report.document)
+        assert segment_document_problems(trace.root.full_document()) == []
+        assert report.waterfall.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -46,3 +46,27 @@ def test_load_settings_validates_once_per_container(monkeypatch: pytest.MonkeyPa
     assert load_settings(AwsEndpointSettings) is first
     assert first.region == "eu-west-3"
     assert first.endpoint_url == "http://127.0.0.1:5000"
+
+
+def test_an_empty_variable_means_unset_so_the_default_applies() -> None:
+    # Given the variables the template declares empty (AWS_ENDPOINT_URL) or a user leaves blank
+    environ = {"DATA_BUCKET": "lake", "BATCH_ROWS": "", "AWS_ENDPOINT_URL": "", "AWS_REGION": "eu-west-3"}
+
+    # When the settings are read
+    example = parse_settings(ExampleSettings, environ)
+    endpoint = parse_settings(AwsEndpointSettings, environ)
+
+    # Then blank is the same as absent: the defaults apply, boto3's reading of an empty AWS_ENDPOINT_URL too
+    assert example.batch_rows == 1000
+    assert endpoint.endpoint_url is None
+
+
+def test_an_empty_required_variable_is_reported_missing() -> None:
+    with pytest.raises(SettingsError, match="DATA_BUCKET: Field required"):
+        parse_settings(ExampleSettings, {"DATA_BUCKET": ""})
+
+
+@pytest.mark.parametrize("endpoint", ["127.0.0.1:5000", "localhost", "ftp://127.0.0.1:21", "http://"])
+def test_an_endpoint_without_http_or_https_scheme_is_refused(endpoint: str) -> None:
+    with pytest.raises(SettingsError, match="AWS_ENDPOINT_URL"):
+        parse_settings(AwsEndpointSettings, {"AWS_ENDPOINT_URL": endpoint})

@@ -1,7 +1,8 @@
 """AWS clients, created lazily and cached per container, honouring the standard ``AWS_ENDPOINT_URL``.
 
-boto3 reads ``AWS_ENDPOINT_URL`` by itself; pyarrow's S3 filesystem does not, so it gets ``endpoint_override``
-here. Tests point every client at a moto server by setting that one variable.
+boto3 reads ``AWS_ENDPOINT_URL`` by itself (empty counts as unset there too); pyarrow's S3 filesystem does not,
+so it gets ``endpoint_override`` and the endpoint's scheme here. Tests point every client at a moto server by
+setting that one variable.
 """
 
 from __future__ import annotations
@@ -55,11 +56,11 @@ def s3_filesystem() -> fs.S3FileSystem:
     settings = load_settings(AwsEndpointSettings)
     if settings.endpoint_url is None:
         return fs.S3FileSystem(region=settings.region)
-    endpoint = urlparse(settings.endpoint_url)
+    endpoint = urlparse(settings.endpoint_url)  # validated: http:// or https:// and a host
     return fs.S3FileSystem(
         region=settings.region,
-        endpoint_override=endpoint.netloc or endpoint.path,
-        scheme=endpoint.scheme or "http",
+        endpoint_override=endpoint.netloc,
+        scheme=endpoint.scheme,
         allow_bucket_creation=False,
     )
 

@@ -2,6 +2,9 @@
 
 Nothing else in lakepipe reads ``os.environ``. A handler calls :func:`load_settings` with its model on its
 first invocation (the result is cached), so a misconfigured stack fails fast with every bad variable named.
+
+An empty variable means unset, for every model: the template declares some variables empty so that
+`sam local invoke --env-vars` can set them (``AWS_ENDPOINT_URL``), and an empty value must then give the default.
 """
 
 from __future__ import annotations
@@ -30,13 +33,15 @@ class AwsEndpointSettings(FunctionSettings):
     """Where AWS is: the SDK's standard variables, so the same code talks to AWS or to a local moto server."""
 
     region: str = Field(default="us-east-1", alias="AWS_REGION")
-    endpoint_url: str | None = Field(default=None, alias="AWS_ENDPOINT_URL")
+    # boto3 needs a scheme too; the scheme also decides pyarrow's (HTTPS unless the endpoint says http).
+    endpoint_url: str | None = Field(default=None, alias="AWS_ENDPOINT_URL", pattern=r"^https?://[^\s/?#]+[^\s?#]*$")
 
 
 def parse_settings(model: type[SettingsT], environ: Mapping[str, str]) -> SettingsT:
     """Validate ``environ`` against ``model``; the error names each failing variable and why."""
+    present = {name: value for name, value in environ.items() if value != ""}
     try:
-        return model.model_validate(dict(environ))
+        return model.model_validate(present)
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in issue['loc']) or '<root>'}: {issue['msg']}" for issue in error.errors()
