@@ -451,9 +451,12 @@ def test_a_pipeline_execution_on_the_stacks_state_machine_succeeds(
     bucket = stack.outputs["DataBucketName"]
     assert job_run.arguments["--landing_path"] == f"s3://{bucket}/landing/weather/source=open-meteo/"
     # and validated in the stack's workgroup and database, whose results land in the stack's bucket
-    (query,) = pipeline.query_executions()
-    assert query.workgroup.name == stack.outputs["AthenaWorkGroupName"]
-    assert query.context == {"Database": stack.outputs["GlueDatabaseName"]}
+    (query,) = pipeline.validation_queries()
+    views = pipeline.view_queries()
+    assert len(views) == len(pipeline.query_executions()) - 1 >= 1  # every other query published a view
+    for executed in (query, *views):
+        assert executed.workgroup.name == stack.outputs["AthenaWorkGroupName"]
+        assert executed.context == {"Database": stack.outputs["GlueDatabaseName"]}
     workgroup = aws("athena").get_work_group(WorkGroup=stack.outputs["AthenaWorkGroupName"])["WorkGroup"]
     assert workgroup["Configuration"]["ResultConfiguration"]["OutputLocation"] == f"s3://{bucket}/athena-results/"
     assert pipeline.notifications() == []

@@ -199,3 +199,16 @@ def test_outputs_name_the_job_the_tables_and_the_workgroup(template: dict[str, A
     assert outputs["WeatherHourlyTableName"]["Value"] == {"Ref": "WeatherHourlyTable"}
     assert outputs["WeatherRejectsTableName"]["Value"] == {"Ref": "WeatherRejectsTable"}
     assert outputs["AthenaWorkGroupName"]["Value"] == {"Ref": "AthenaWorkGroup"}
+
+
+def test_the_state_machine_may_publish_exactly_the_views_in_sql_views(template: dict[str, Any]) -> None:
+    # Given the views the pipeline's PublishViews step creates (one per sql/views/*.sql, named after the file)
+    views = {path.stem for path in (REPO_ROOT / "sql" / "views").glob("*.sql")}
+    policies = properties(template, "WeatherPipelineStateMachine")["Policies"]
+    statements = [statement for policy in policies for statement in policy.get("Statement", [])]
+    (publish,) = [statement for statement in statements if statement.get("Sid") == "PublishTheViews"]
+
+    # Then the role may create and replace those tables, and no other
+    tables = {sub(resource).rsplit("/", 1)[-1] for resource in publish["Resource"] if "table/" in sub(resource)}
+    assert tables == views
+    assert set(publish["Action"]) == {"glue:GetTable", "glue:CreateTable", "glue:UpdateTable", "glue:DeleteTable"}
