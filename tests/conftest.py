@@ -64,9 +64,11 @@ def local_aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> LocalStack
         monkeypatch.setenv(name, value)
     reset_clients()
     stack = provision_from_template(moto_endpoint)
-    monkeypatch.setenv("DATA_BUCKET", stack.bucket)
-    monkeypatch.setenv("IDEMPOTENCY_TABLE", stack.idempotency_table)
-    monkeypatch.setenv("GLUE_DATABASE", stack.database)
+    # Every function's variables as the template gives them (names, queues, limits), the endpoint kept local.
+    for environment in stack.function_environments.values():
+        for name, value in environment.items():
+            if not name.startswith(("AWS_", "POWERTOOLS_")):
+                monkeypatch.setenv(name, value)
     return stack
 
 

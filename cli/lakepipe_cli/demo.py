@@ -18,7 +18,6 @@ import json
 import shutil
 import sys
 import time
-import urllib.parse
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
@@ -33,12 +32,20 @@ from rich.console import Console
 from rich.table import Table
 
 from lakepipe.domain.csv.quarantine import read_quarantine
-from lakepipe_cli.demo_traces import CSV_CONVERSION, CSV_DUPLICATE, WEATHER_INGEST, TraceReport, recording_traces
+from lakepipe_cli.demo_traces import (
+    CSV_CONVERSION,
+    CSV_DUPLICATE,
+    CSV_TEST_EVENT,
+    WEATHER_INGEST,
+    TraceReport,
+    recording_traces,
+)
 from lakepipe_cli.lambda_runtime import function_environment, invoke
 from lakepipe_cli.local_aws import LocalStack, local_aws_environment, moto_server, provision_from_template
 from lakepipe_cli.local_states import LocalStateMachine, StatesError, substitute
 from lakepipe_cli.open_meteo_standin import live_api_reachable, recorded_forecast_api
 from lakepipe_cli.sample_csv import SampleCsv, sample_csv_files
+from lakepipe_cli.sqs_source import drain
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ASL_PATH = REPO_ROOT / "statemachine" / "weather_pipeline.asl.json"
@@ -152,8 +159,9 @@ def run_demo(
         _weather_stage(stack, result, lake, offline=offline, live_timeout=live_timeout, console=console)
         _download(stack, "database/", lake)
         _download(stack, "quarantine/", lake)
-        # In invocation order: each sample converted, the duplicate delivery, the weather ingest.
-        result.traces = recorder.report([*([CSV_CONVERSION] * len(result.csv)), CSV_DUPLICATE, WEATHER_INGEST])
+        # In invocation order: S3's test event, each sample converted, the duplicate delivery, the weather ingest.
+        expected = [CSV_TEST_EVENT, *([CSV_CONVERSION] * len(result.csv)), CSV_DUPLICATE, WEATHER_INGEST]
+        result.traces = recorder.report(expected)
     if result.pipeline_status == "SUCCEEDED":
         result.daily = _daily_metrics(lake)
         result.chart = _chart(result.daily, output_dir / "weather.png")
@@ -165,38 +173,29 @@ def run_demo(
 # ---------------------------------------------------------------- CSV → Parquet
 
 
-def _s3_put_event(stack: LocalStack, key: str, size: int, etag: str, version_id: str | None) -> dict[str, Any]:
-    """The notification S3 sends for one upload, in the shape of events/s3-put-csv.json."""
-    event: dict[str, Any] = json.loads((EVENTS_DIR / "s3-put-csv.json").read_text())
-    record = event["Records"][0]
-    record["eventTime"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    record["responseElements"]["x-amz-request-id"] = uuid.uuid4().hex[:16].upper()
-    record["s3"]["bucket"].update({"name": stack.bucket, "arn": f"arn:aws:s3:::{stack.bucket}"})
-    record["s3"]["object"] = {
-        "key": urllib.parse.quote_plus(key, safe="/"),  # S3 sends keys URL-encoded, spaces as +
-        "size": size,
-        "eTag": etag,
-        "sequencer": f"{time.time_ns():X}",
-        **({"versionId": version_id} if version_id else {}),
-    }
-    return {"Records": [record]}
-
-
 def _csv_stage(stack: LocalStack, result: DemoResult, log_file: TextIO, console: Console) -> None:
     from lakepipe.handlers.csv_to_parquet import lambda_handler  # noqa: PLC0415 - imported with its environment
 
-    s3 = boto3.client("s3")
+    s3, sqs = boto3.client("s3"), boto3.client("sqs")
+    queue_url = stack.outputs["CsvEventsQueueUrl"]
     environment = stack.environment_for("CsvToParquetFunction")
-    first_event: dict[str, Any] | None = None
-    with console.status("CSV → Parquet: uploading samples and invoking CsvToParquetFunction…"):
-        for sample in sample_csv_files():
-            put = s3.put_object(Bucket=stack.bucket, Key=sample.key, Body=sample.body)
-            event = _s3_put_event(stack, sample.key, len(sample.body), put["ETag"].strip('"'), put.get("VersionId"))
-            first_event = first_event or event
-            response = invoke(
-                lambda_handler, event, function_name="CsvToParquetFunction", environment=environment, log_file=log_file
-            )
-            converted = response["records"][0]
+
+    def handler(event: dict[str, Any]) -> dict[str, Any]:
+        response: dict[str, Any] = invoke(
+            lambda_handler, event, function_name="CsvToParquetFunction", environment=environment, log_file=log_file
+        )
+        return response
+
+    with console.status("CSV → Parquet: uploading samples; S3 → queue → CsvToParquetFunction…"):
+        samples = sample_csv_files()
+        for sample in samples:
+            s3.put_object(
+                Bucket=stack.bucket, Key=sample.key, Body=sample.body
+            )  # S3 (moto) puts its event on the queue
+        drained = drain(sqs, queue_url, handler, batch_size=int(stack.resolve({"Ref": "CsvBatchSize"})))
+        by_key = {report["source_key"]: report for report in drained.reports}
+        for sample in samples:
+            converted = by_key[sample.key]
             result.csv.append(
                 CsvOutcome(
                     sample=sample,
@@ -208,16 +207,11 @@ def _csv_stage(stack: LocalStack, result: DemoResult, log_file: TextIO, console:
                 )
             )
         # S3 delivers at least once: the same notification again must not convert the object a second time.
-        assert first_event is not None
         before = _object_versions(stack, "database/")
-        invoke(
-            lambda_handler,
-            first_event,
-            function_name="CsvToParquetFunction",
-            environment=environment,
-            log_file=log_file,
-        )
-        result.duplicate_delivery_ignored = _object_versions(stack, "database/") == before
+        first_upload = next(body for body in drained.bodies if "Records" in json.loads(body))  # not S3's test event
+        sqs.send_message(QueueUrl=queue_url, MessageBody=first_upload)
+        duplicate = drain(sqs, queue_url, handler)
+        result.duplicate_delivery_ignored = _object_versions(stack, "database/") == before and duplicate.deleted == 1
     mark = "[green]✓[/]" if all(outcome.as_expected for outcome in result.csv) else "[red]✗[/]"
     console.print(
         f"{mark} CSV → Parquet: {len(result.csv)} files converted; duplicate delivery ignored: "

@@ -59,6 +59,12 @@ CSV_CONVERSION: tuple[Expected, ...] = (
     Expected("a Glue call in write", name="glue", inside="write"),
     Expected("DynamoDB UpdateItem (record completed)", name="dynamodb", operation="UpdateItem"),
 )
+# S3's s3:TestEvent (sent when the bucket's notification is set): the queue's first message, no object.
+CSV_TEST_EVENT: tuple[Expected, ...] = (
+    HANDLER,
+    Expected("no idempotency record", name="dynamodb", present=False),
+    Expected("no conversion", name="convert", present=False),
+)
 CSV_DUPLICATE: tuple[Expected, ...] = (
     HANDLER,
     IDEMPOTENCY_CLAIM,

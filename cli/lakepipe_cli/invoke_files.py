@@ -42,6 +42,13 @@ DEFAULT_OUT = Path("build/local")
 VARIABLE_OUTPUTS = {"DATA_BUCKET": "DataBucketName", "IDEMPOTENCY_TABLE": "IdempotencyTableName",
                     "GLUE_DATABASE": "GlueDatabaseName"}  # fmt: skip
 FUNCTIONS = ("CsvToParquetFunction", "IngestWeatherFunction")
+# A function's own variables that reference a resource: `sam local invoke` cannot resolve those itself.
+FUNCTION_VARIABLE_OUTPUTS = {
+    "CsvToParquetFunction": {
+        "CSV_EVENTS_QUEUE_URL": "CsvEventsQueueUrl",
+        "CSV_DEAD_LETTER_QUEUE_URL": "CsvEventsDeadLetterQueueUrl",
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -126,7 +133,12 @@ def sam_env_vars(
 ) -> dict[str, Any]:
     """The ``--env-vars`` document: per function, where the stack is (plus ``extra`` per function)."""
     where = {variable: str(outputs[output]) for variable, output in VARIABLE_OUTPUTS.items()}
-    return {fn: {"AWS_ENDPOINT_URL": endpoint_url, **where, **extra.get(fn, {})} for fn in FUNCTIONS}
+
+    def own(function: str) -> dict[str, str]:
+        variables = FUNCTION_VARIABLE_OUTPUTS.get(function, {})
+        return {variable: str(outputs[output]) for variable, output in variables.items() if output in outputs}
+
+    return {fn: {"AWS_ENDPOINT_URL": endpoint_url, **where, **own(fn), **extra.get(fn, {})} for fn in FUNCTIONS}
 
 
 def write_invoke_files(

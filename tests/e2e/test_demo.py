@@ -86,7 +86,8 @@ def test_demo_runs_both_pipelines_offline_with_the_numbers_the_inputs_imply(tmp_
     assert list((tmp_path / "lake" / "refined" / "weather_hourly").glob("date=2026-11-21/city=Paris/*.parquet"))
     assert list((tmp_path / "lake" / "quarantine").rglob("*")), "the bad CSV rows are kept under quarantine/"
     # Every invocation was traced: the demo checked each trace's subsegments; the files follow X-Ray's rules
-    assert [t.function_name for t in result.traces] == ["CsvToParquetFunction"] * 5 + ["IngestWeatherFunction"]
+    # (S3's test event on the queue, four uploads, the duplicate delivery, then the weather ingest)
+    assert [t.function_name for t in result.traces] == ["CsvToParquetFunction"] * 6 + ["IngestWeatherFunction"]
     assert all(t.ok for t in result.traces), [t.missing for t in result.traces]
     for report in result.traces:
         trace = Trace.read(report.document)

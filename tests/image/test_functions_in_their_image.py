@@ -35,7 +35,7 @@ from tests.xray_rules import segment_document_problems
 
 pytestmark = pytest.mark.image
 # The CSV function's event in events/: the one name to change when its trigger's event file changes.
-CSV_EVENT = "s3-put-csv.json"
+CSV_EVENT = "sqs-csv-uploaded.json"
 WEATHER_EVENT = "scheduled-event.json"
 CITIES = ("Paris", "Marseille", "Nice", "Lyon")  # the template's default Cities, in request order
 BROKEN_IMAGE = "lakepipe-image-test:broken-handler"

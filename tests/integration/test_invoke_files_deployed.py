@@ -25,6 +25,8 @@ DEPLOYED = {
         "DataBucketName": {"Value": {"Ref": "DataBucket"}},
         "IdempotencyTableName": {"Value": "lakepipe-prod-IdempotencyTable-ABC"},
         "GlueDatabaseName": {"Value": "lakepipe_prod"},
+        "CsvEventsQueueUrl": {"Value": "https://sqs.eu-west-3.amazonaws.com/123456789012/lakepipe-prod-CsvEvents"},
+        "CsvEventsDeadLetterQueueUrl": {"Value": "https://sqs.eu-west-3.amazonaws.com/123456789012/lakepipe-prod-Dlq"},
     },
 }  # fmt: skip
 
@@ -36,7 +38,7 @@ def test_the_env_file_and_events_name_the_deployed_stack(
     boto3.client("cloudformation").create_stack(StackName="lakepipe-prod", TemplateBody=json.dumps(DEPLOYED))
     s3 = boto3.client("s3")
     body = (REPO_ROOT / "tests" / "fixtures" / "csv" / "users.csv").read_bytes()
-    for _, key in s3_objects_named(load_event("s3-put-csv.json")):
+    for _, key in s3_objects_named(load_event("sqs-csv-uploaded.json")):
         s3.put_object(Bucket=BUCKET, Key=key, Body=body)
 
     # When the files are written from its Outputs
@@ -49,9 +51,12 @@ def test_the_env_file_and_events_name_the_deployed_stack(
         "DATA_BUCKET": BUCKET,
         "IDEMPOTENCY_TABLE": "lakepipe-prod-IdempotencyTable-ABC",
         "GLUE_DATABASE": "lakepipe_prod",
+        "CSV_EVENTS_QUEUE_URL": "https://sqs.eu-west-3.amazonaws.com/123456789012/lakepipe-prod-CsvEvents",
+        "CSV_DEAD_LETTER_QUEUE_URL": "https://sqs.eu-west-3.amazonaws.com/123456789012/lakepipe-prod-Dlq",
     }
-    event = json.loads((tmp_path / "events" / "s3-put-csv.json").read_text())
-    (record,) = event["Records"]
+    event = json.loads((tmp_path / "events" / "sqs-csv-uploaded.json").read_text())
+    (message,) = event["Records"]
+    (record,) = json.loads(message["body"])["Records"]  # the S3 notification the queue carries
     assert record["s3"]["bucket"]["name"] == BUCKET
     assert record["s3"]["object"]["size"] == len(body)
     assert record["s3"]["object"]["eTag"] == s3.head_object(Bucket=BUCKET, Key="input/users.csv")["ETag"].strip('"')

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_glue import GlueClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
 
 # Standard retry mode adds jittered backoff on throttling; adaptive would also rate-limit the client.
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=60)
@@ -48,6 +49,10 @@ def athena_client() -> AthenaClient:
 
 def dynamodb_client() -> DynamoDBClient:
     return client("dynamodb")  # type: ignore[no-any-return]
+
+
+def sqs_client() -> SQSClient:
+    return client("sqs")  # type: ignore[no-any-return]
 
 
 @functools.cache

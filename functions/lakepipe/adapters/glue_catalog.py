@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 PARQUET_INPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
 PARQUET_OUTPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+# The input folder a table belongs to: another folder whose name folds to the same table is refused.
+SOURCE_FOLDER_PARAMETER = "lakepipe.source_folder"
 # The fields of a GetTable answer that UpdateTable accepts back (the rest are read-only).
 _TABLE_INPUT_FIELDS = (
     "Name",
@@ -66,9 +68,12 @@ class GlueCatalog:
             location=storage.get("Location", ""),
             partition_keys=tuple(key["Name"] for key in table.get("PartitionKeys", [])),
             version_id=table.get("VersionId"),
+            source_folder=table.get("Parameters", {}).get(SOURCE_FOLDER_PARAMETER),
         )
 
-    def create_table(self, name: str, columns: Sequence[CatalogColumn], location: str, description: str) -> None:
+    def create_table(
+        self, name: str, columns: Sequence[CatalogColumn], location: str, description: str, source_folder: str
+    ) -> None:
         table_input: Any = {
             "Name": name,
             "Description": description[:2048],
@@ -78,6 +83,7 @@ class GlueCatalog:
                 "EXTERNAL": "TRUE",
                 "parquet.compression": "ZSTD",
                 "lakepipe.source": "csv-to-parquet",
+                SOURCE_FOLDER_PARAMETER: source_folder,
             },
             "StorageDescriptor": {
                 "Columns": [_glue_column(column) for column in columns],

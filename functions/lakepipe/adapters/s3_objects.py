@@ -44,11 +44,17 @@ class S3ObjectStore:
         version = head.get("VersionId")
         return None if version in (None, "null") else str(version)
 
-    def latest_version(self, key: str) -> str | None:
-        head = self._head(key)
-        if head is None:
-            raise FileNotFoundError(f"s3://{self.bucket}/{key}")
-        return self._version_of(head)
+    def current_version(self, key: str) -> str | None:
+        # Listing the key's versions (s3:ListBucketVersions, scoped to the input prefix) tells a deleted key from
+        # a missing permission, which HeadObject cannot without s3:ListBucket on the whole bucket. A key's newest
+        # version or delete marker comes first in the listing.
+        listing = self._client.list_object_versions(Bucket=self.bucket, Prefix=key, MaxKeys=5)
+        entries = [*listing.get("Versions", []), *listing.get("DeleteMarkers", [])]
+        latest = [entry for entry in entries if entry["Key"] == key and entry.get("IsLatest")]
+        if not latest or latest[0] in listing.get("DeleteMarkers", []):
+            raise FileNotFoundError(f"s3://{self.bucket}/{key} has no current version")
+        version = latest[0].get("VersionId")
+        return None if version in (None, "null") else str(version)
 
     def open_read(self, key: str, version_id: str | None) -> ReadableObject:
         if version_id:

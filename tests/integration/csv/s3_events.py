@@ -1,10 +1,14 @@
-"""S3 notifications for objects put on the moto server, in the shape of events/s3-put-csv.json."""
+"""The CSV function's event for objects put on the moto server: an SQS batch whose messages are S3 notifications,
+in the shape of events/sqs-csv-uploaded.json (what the function really receives from its event source mapping).
+"""
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import itertools
 import json
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 from urllib.parse import quote_plus
@@ -13,9 +17,12 @@ import boto3
 
 from lakepipe.domain.csv.quarantine import read_quarantine
 from lakepipe_cli.lambda_runtime import LocalLambdaContext
+from lakepipe_cli.local_aws import LocalStack
 from tests.conftest import load_event
 
+CSV_EVENT = "sqs-csv-uploaded.json"
 _request_ids = itertools.count(1)
+_sequence = itertools.count(1)
 
 
 # One CsvToParquetFunction invocation's context, as the Lambda runtime gives it.
@@ -31,23 +38,52 @@ def put_object(bucket: str, key: str, body: bytes) -> dict[str, Any]:
             "version_id": response.get("VersionId")}  # fmt: skip
 
 
-def s3_put_event(*objects: dict[str, Any]) -> dict[str, Any]:
-    """An ObjectCreated:Put notification naming ``objects``, keys URL-encoded the way S3 encodes them."""
-    template = load_event("s3-put-csv.json")["Records"][0]
-    records = []
-    for described in objects:
-        record = copy.deepcopy(template)
-        record["responseElements"]["x-amz-request-id"] = f"REQUEST{next(_request_ids):09d}"
-        record["s3"]["bucket"]["name"] = described["bucket"]
-        record["s3"]["bucket"]["arn"] = f"arn:aws:s3:::{described['bucket']}"
-        s3_object = record["s3"]["object"]
-        s3_object["key"] = quote_plus(described["key"], safe="/")
-        s3_object["size"] = described["size"]
-        s3_object["eTag"] = described["etag"]
-        if described.get("version_id"):
-            s3_object["versionId"] = described["version_id"]
-        records.append(record)
-    return {"Records": records}
+def delete_object(bucket: str, key: str) -> dict[str, Any]:
+    """Delete ``key`` (a delete marker in a versioned bucket) and describe it as its S3 event record would."""
+    response = boto3.client("s3").delete_object(Bucket=bucket, Key=key)
+    return {
+        "bucket": bucket,
+        "key": key,
+        "version_id": response.get("VersionId"),
+        "event": "ObjectRemoved:DeleteMarkerCreated",
+    }
+
+
+def s3_notification(described: dict[str, Any]) -> dict[str, Any]:
+    """The notification S3 sends for one object event, its key URL-encoded the way S3 encodes it."""
+    template = json.loads(load_event(CSV_EVENT)["Records"][0]["body"])["Records"][0]
+    record = copy.deepcopy(template)
+    record["eventName"] = described.get("event", "ObjectCreated:Put")
+    record["responseElements"]["x-amz-request-id"] = f"REQUEST{next(_request_ids):09d}"
+    record["s3"]["bucket"]["name"] = described["bucket"]
+    record["s3"]["bucket"]["arn"] = f"arn:aws:s3:::{described['bucket']}"
+    s3_object: dict[str, Any] = {"key": quote_plus(described["key"], safe="/"), "sequencer": f"{next(_sequence):016X}"}
+    if "size" in described:
+        s3_object |= {"size": described["size"], "eTag": described["etag"]}
+    if described.get("version_id"):
+        s3_object["versionId"] = described["version_id"]
+    record["s3"]["object"] = s3_object
+    return {"Records": [record]}
+
+
+def sqs_record(body: str, *, message_id: str, attempt: int = 1) -> dict[str, Any]:
+    record: dict[str, Any] = copy.deepcopy(load_event(CSV_EVENT)["Records"][0])
+    record["messageId"] = message_id
+    record["receiptHandle"] = f"receipt-{message_id}"
+    record["body"] = body
+    record["md5OfBody"] = hashlib.md5(body.encode()).hexdigest()  # noqa: S324 - SQS's own checksum
+    record["attributes"]["ApproximateReceiveCount"] = str(attempt)
+    return record
+
+
+def s3_put_event(*objects: dict[str, Any], attempt: int = 1) -> dict[str, Any]:
+    """An SQS batch of one message per object, each the S3 notification of its upload (or deletion)."""
+    return {
+        "Records": [
+            sqs_record(json.dumps(s3_notification(described)), message_id=f"message-{index}", attempt=attempt)
+            for index, described in enumerate(objects, start=1)
+        ]
+    }
 
 
 def quarantined_records(bucket: str, report: dict[str, Any]) -> list[dict[str, Any]]:
@@ -57,6 +93,32 @@ def quarantined_records(bucket: str, report: dict[str, Any]) -> list[dict[str, A
     if not summary.get("quarantined_records_key"):
         return []
     return read_quarantine(s3.get_object(Bucket=bucket, Key=summary["quarantined_records_key"])["Body"].read())
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    body: str
+    error: str
+    reason: str
+    attempts: int
+
+
+def dead_letters(stack: LocalStack) -> list[DeadLetter]:
+    """What the function dead-lettered, with the reasons it attached (read, not consumed)."""
+    sqs = boto3.client("sqs")
+    url = stack.outputs["CsvEventsDeadLetterQueueUrl"]
+    messages = sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], VisibilityTimeout=0
+    ).get("Messages", [])
+    return [
+        DeadLetter(
+            body=message["Body"],
+            error=message["MessageAttributes"]["lakepipe-error"]["StringValue"],
+            reason=message["MessageAttributes"]["lakepipe-reason"]["StringValue"],
+            attempts=int(message["MessageAttributes"]["lakepipe-attempts"]["StringValue"]),
+        )
+        for message in messages
+    ]
 
 
 def keys_under(bucket: str, prefix: str) -> list[str]:

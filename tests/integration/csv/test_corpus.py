@@ -31,7 +31,7 @@ def test_corpus_file(local_aws: LocalStack, monkeypatch: pytest.MonkeyPatch, cas
     event = s3_put_event(put_object(local_aws.bucket, case.key, case.body))
 
     # When the function converts it
-    (report,) = lambda_handler(event, LambdaContext())["records"]
+    (report,) = lambda_handler(event, LambdaContext())["reports"]
 
     # Then every row is accounted for, as the case expects
     assert report["status"] == case.status, report

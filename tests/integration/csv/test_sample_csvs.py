@@ -28,7 +28,7 @@ def test_every_sample_converts_with_its_bad_rows_quarantined(local_aws: LocalSta
     event = s3_put_event(*(put_object(local_aws.bucket, sample.key, sample.body) for sample in samples))
 
     # When the function converts them
-    reports = lambda_handler(event, LambdaContext())["records"]
+    reports = lambda_handler(event, LambdaContext())["reports"]
 
     # Then each gives its good rows, and its bad rows with their exact source lines
     for sample, report in zip(samples, reports, strict=True):

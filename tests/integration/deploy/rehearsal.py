@@ -90,6 +90,8 @@ MOTO_KEEPS: dict[str, frozenset[str]] = {
         }
     ),
     "AWS::Lambda::Permission": ALL_PROPERTIES,  # stored as the function policy's statement
+    # Every property goes to create_event_source_mapping (batch size, response types, scaling config are kept).
+    "AWS::Lambda::EventSourceMapping": ALL_PROPERTIES,
     "AWS::Events::Rule": frozenset(
         {
             "Name",

@@ -371,9 +371,8 @@ def test_failures_are_wired_to_the_topic_and_the_topic_to_the_address(
 
 # ---------------------------------------------------------------- the pipeline, through the stack's outputs
 def csv_trigger_event(bucket: str, key: str, body: bytes, put: dict[str, Any]) -> dict[str, Any]:
-    """The event the stack's CSV trigger delivers for one upload. Today that is S3's notification, straight to the
-    function (the translated template's S3 events); with a queue between S3 and the function it becomes an SQS
-    event whose record body is that notification: this is the one function to change."""
+    """The event the stack's CSV trigger delivers for one upload: an SQS batch (the function's event source mapping
+    on the CSV events queue) whose message is S3's notification."""
     described = {"bucket": bucket, "key": key, "size": len(body), "etag": put["ETag"].strip('"')}
     return s3_put_event(described | {"version_id": put.get("VersionId")})
 
@@ -398,7 +397,7 @@ def test_a_csv_dropped_in_the_stacks_input_location_is_converted(stack: Rehearse
 
     # Then the rows are in Parquet under database/ of the stack's bucket, and in a table of the stack's database
     assert environment["DATA_BUCKET"] == stack.outputs["DataBucketName"] == bucket
-    (report,) = result["records"]
+    (report,) = result["reports"]
     assert report["status"] == "converted"
     expected = list(csv.DictReader(io.StringIO(body.decode())))
     assert (report["rows_in"], report["rows_out"], report["rows_quarantined"]) == (len(expected), len(expected), 0)

@@ -26,7 +26,7 @@ from tests.conftest import REPO_ROOT, load_event
 from tests.xray_rules import segment_document_problems
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore:No application metrics:UserWarning")]
-CSV_EVENT = "s3-put-csv.json"  # the CSV function's event in events/ (its shape is followed, whatever it is)
+CSV_EVENT = "sqs-csv-uploaded.json"  # the CSV function's event in events/ (its shape is followed, whatever it is)
 USERS_CSV = REPO_ROOT / "tests" / "fixtures" / "csv" / "users.csv"
 
 
@@ -100,11 +100,16 @@ def test_a_csv_conversion_traces_read_convert_write_with_each_aws_call(
     copied = [span for span in trace.named("s3") if span.aws_operation in {"CopyObject", "UploadPartCopy"}]
     assert {span.document["aws"].get("key") for span in copied} == {output_key}
     assert response.get("batchItemFailures", []) == []
-    # idempotency: the record claimed, then completed, in the template's table
-    assert [(span.aws_operation, span.document["aws"]["table_name"]) for span in trace.named("dynamodb")] == [
+    # idempotency: the record claimed, then completed, in the template's table; between them, inside write, the
+    # key's publication lease taken and given back
+    dynamodb = trace.named("dynamodb")
+    assert [(span.aws_operation, span.document["aws"]["table_name"]) for span in dynamodb] == [
         ("PutItem", local_aws.idempotency_table),
+        ("PutItem", local_aws.idempotency_table),
+        ("DeleteItem", local_aws.idempotency_table),
         ("UpdateItem", local_aws.idempotency_table),
     ]
+    assert ["write" in parent_names(span, trace) for span in dynamodb] == [False, True, True, False]
     # and the waterfall shows every entity, drawn
     assert len(waterfall_rows(trace)) == len(trace.spans())
     assert render_png(trace, tmp_path / "csv.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -160,13 +160,14 @@ def test_open_meteo_rate_limits_end_the_run_with_the_error_the_state_machine_act
     case: tuple[str, type[CitiesFailedError], str],
 ) -> None:
     reason, raised, limit = case
-    # Given Open-Meteo's 429 (its JSON body, no Retry-After) and an invocation with 30 s left: 10 s for the fetch,
-    # too short to wait for the next minute
+    # Given Open-Meteo's 429 (its JSON body, no Retry-After) and an invocation with less than a second for the fetch
+    # beyond the landing reserve: too short to wait for the next minute whatever the clock says (that wait is at
+    # least 1 s; with 10 s, as this test once had, the run waited whenever it started in a minute's last 9 s)
     open_meteo.get(DEFAULT_FORECAST_API_URL, status=429, json={"error": True, "reason": reason})
 
     started = time.monotonic()
     with pytest.raises(CitiesFailedError) as failed:
-        lambda_handler(load_event("scheduled-event.json"), context(timeout_seconds=RESERVE_SECONDS + 10))
+        lambda_handler(load_event("scheduled-event.json"), context(timeout_seconds=RESERVE_SECONDS + 1))
 
     # Then the run fails at once (no futile 1-2-4 s retries), with the error named for what can be done: the
     # state machine retries OpenMeteoRateLimitedError minutes later, and leaves the quota ones to the next run

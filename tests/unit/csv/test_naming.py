@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import pytest
 from hypothesis import given
@@ -20,7 +21,7 @@ VALID_NAME = re.compile(r"[a-z_][a-z0-9_]*")
         ("Sales Data", "sales_data"),
         ("Température (°C)", "temperature_c"),
         ("2024 report", "t_2024_report"),
-        ("---", "dataset"),
+        ("---", "dataset_cb3f91d5"),  # nothing usable left: the fallback, with the folder's own hash
         ("Ünïcödé-Ñame", "unicode_name"),
     ],
 )
@@ -52,3 +53,27 @@ def test_any_header_gives_valid_distinct_names_one_per_column(header: list[str])
     assert len(names) == len(header)
     assert len(set(names)) == len(names)
     assert all(VALID_NAME.fullmatch(name) and len(name) <= MAX_NAME_LENGTH for name in names)
+
+
+def test_folders_with_no_latin_form_get_distinct_stable_names() -> None:
+    folders = ["日本", "中国", "Ελλάδα", "Москва", "..", "...", "café-日本", "café-中国"]
+
+    names = [table_name_for(folder) for folder in folders]
+
+    assert len(set(names)) == len(folders)  # never the one shared "dataset" table of old
+    assert names == [table_name_for(folder) for folder in folders]  # the same folder, the same table, always
+    assert names[6].startswith("cafe_")  # what has a Latin form keeps it
+    assert all(VALID_NAME.fullmatch(name) and len(name) <= MAX_NAME_LENGTH for name in names)
+
+
+@given(st.text(min_size=1, max_size=40), st.text(min_size=1, max_size=40))
+def test_two_folders_share_a_table_name_only_when_they_differ_in_case_and_punctuation(left: str, right: str) -> None:
+    # Those collisions are refused at conversion (the table records its folder); any other would merge silently
+    if left == right or table_name_for(left) != table_name_for(right):
+        return
+
+    def folded(name: str) -> str:
+        ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+        return re.sub(r"[^a-z0-9]", "", ascii_name.lower())
+
+    assert folded(left) == folded(right) != ""

@@ -36,12 +36,11 @@ import pyarrow.parquet as pq
 
 from lakepipe.domain.csv.accounting import Ledger, ReconciliationError
 from lakepipe.domain.csv.chunking import PREVIEW_BYTES, Block, Blocks, Drain, OversizedLine
-from lakepipe.domain.csv.column_types import FALSE_VALUES, NULL_VALUES, TRUE_VALUES
+from lakepipe.domain.csv.column_types import FALSE_VALUES, NULL_VALUES, TRUE_VALUES, ColumnKind, infer_kind, widen
 from lakepipe.domain.csv.dialect import BinaryReader
 from lakepipe.domain.csv.errors import DecompressedTooLargeError, TooManyRejectsError
+from lakepipe.domain.csv.options import ConversionLimits, ConversionTuning
 from lakepipe.domain.csv.records import (
-    DEFAULT_MAX_RECORD_BYTES,
-    DEFAULT_MAX_RECORD_LINES,
     RecordGrammar,
     RecordKind,
     RecordLayout,
@@ -69,30 +68,6 @@ def _latin_1_fallback(error: UnicodeError) -> tuple[str, int]:
 
 
 codecs.register_error("lakepipe-latin-1-fallback", _latin_1_fallback)
-
-
-@dataclass(frozen=True)
-class ConversionTuning:
-    """Sizes measured on the benchmark (bench/csv_to_parquet.py); see PERFORMANCE-NOTES for the reasons."""
-
-    block_bytes: int = 4 * 1024 * 1024
-    row_group_rows: int = 1_000_000
-    # ~650k rows of a 12-column weather file: inside the 0.5-1M rows that keep files compact, and small enough
-    # that memory reaches its plateau within the first 100 MB of input (one group filling, one being written).
-    row_group_bytes: int = 64 * 1024 * 1024
-    workers: int | None = None  # None: every CPU this process may run on
-    compression: str = "zstd"
-    compression_level: int | None = None
-
-
-@dataclass(frozen=True)
-class ConversionLimits:
-    """What one file may do; past a limit the record is quarantined, or the file is rejected (never published)."""
-
-    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
-    max_record_lines: int = DEFAULT_MAX_RECORD_LINES
-    max_quarantined_bytes: int = 256 * 1024 * 1024
-    max_decompressed_bytes: int | None = None
 
 
 class QuarantineReason(StrEnum):
@@ -139,6 +114,8 @@ class ConversionOutcome:
     row_groups: int = 0
     # Columns that refused their type somewhere and were converted from text from then on.
     text_read_columns: list[str] = field(default_factory=list)
+    # Per column, the narrowest kind holding every value it refused (what a new table would widen it to).
+    misfit_kinds: dict[str, ColumnKind] = field(default_factory=dict)
     exact_from_offset: int | None = None  # where the chunker had to switch to the grammar (None: never)
 
     @property
@@ -166,6 +143,7 @@ class _BlockResult:
     physical_lines: int = 0
     careful: bool = False
     resplit: bool = False  # the guessed cut is not a record boundary: split again from here with the grammar
+    misfit_kinds: dict[str, ColumnKind] = field(default_factory=dict)
 
 
 class _CountingReader:
@@ -407,6 +385,8 @@ class _BlockConverter:
                 for row in np.flatnonzero(fresh).tolist():
                     value = texts[row]
                     reasons[row] = (f"{self._expectations[name]}: invalid value {value!r}", name, value)
+                refused = pc.unique(pc.filter(table.column(name), converted.misfits)).to_pylist()
+                result.misfit_kinds[name] = infer_kind(refused, self._plan.dialect.decimal_point)
                 misfit_rows = misfits if misfit_rows is None else misfit_rows | misfits
         output = self._conform(table, typed)
         if layout is None and misfit_rows is not None and misfit_rows.any():
@@ -739,6 +719,8 @@ def _record(
         quarantine.write(records)
         ledger.quarantine_records_written += records.num_rows
     ledger.add(result.ledger)
+    for name, kind in result.misfit_kinds.items():
+        outcome.misfit_kinds[name] = widen(outcome.misfit_kinds.get(name, ColumnKind.NULL), kind)
     outcome.blocks += 1
     outcome.careful_blocks += result.careful
     if ledger.bytes_quarantined > limits.max_quarantined_bytes:

@@ -65,6 +65,18 @@ class SchemaConflictError(CsvRejectedError):
     code = "schema_conflict"
 
 
+class TableGuardError(CsvRejectedError):
+    """A file that would make its table worse for the files that follow (too many columns, names too long)."""
+
+    code = "table_guard"
+
+
+class DatasetCollisionError(CsvRejectedError):
+    """A folder whose name folds to a table another folder owns: refused, never merged into it."""
+
+    code = "dataset_collision"
+
+
 class KeyOutsideInputPrefixError(ValueError):
     """An object key the function must not convert: writing its output could trigger the function again."""
 

@@ -21,6 +21,8 @@ QUARANTINE_PREFIX = "quarantine/"
 QUARANTINE_ROWS_PREFIX = f"{QUARANTINE_PREFIX}rows/"
 QUARANTINE_SUMMARIES_PREFIX = f"{QUARANTINE_PREFIX}summaries/"
 TMP_PREFIX = "tmp/csv-to-parquet/"
+# Where lakepipe writes (or Athena, Glue and the weather pipeline do): an input prefix must stay apart from all.
+RESERVED_PREFIXES = (DATABASE_PREFIX, QUARANTINE_PREFIX, "tmp/", "landing/", "refined/", "athena-results/")
 _SOURCE_SUFFIXES = (".gz", ".csv", ".tsv", ".txt", ".psv")
 _NOT_KEY_CHARACTERS = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -31,6 +33,10 @@ class ObjectLayout:
 
     source_key: str
     dataset: str
+    # The folder (or, for a file at the top of the prefix, the file name without its suffixes) the dataset is
+    # named after, exactly as in the key: its table records it, so another folder folding to the same name is
+    # refused instead of merged.
+    source_folder: str
     output_key: str
     quarantine_rows_key: str
     quarantine_summary_key: str
@@ -61,11 +67,12 @@ def layout_for(source_key: str, input_prefix: str) -> ObjectLayout:
     if not parts:
         raise KeyOutsideInputPrefixError(f"s3 key {source_key!r} names no object under {prefix!r}")
     if len(parts) > 1:
-        dataset = table_name_for(parts[0])
+        source_folder = parts[0]
         below_dataset = parts[1:]
     else:
-        dataset = table_name_for(_strip_source_suffixes(parts[0]))
+        source_folder = _strip_source_suffixes(parts[0])
         below_dataset = parts
+    dataset = table_name_for(source_folder)
     below_dataset[-1] = _strip_source_suffixes(below_dataset[-1])
     readable = _NOT_KEY_CHARACTERS.sub("_", "__".join(below_dataset)).strip("_.") or "data"
     digest = hashlib.sha256(source_key.encode("utf-8")).hexdigest()[:10]
@@ -73,6 +80,7 @@ def layout_for(source_key: str, input_prefix: str) -> ObjectLayout:
     return ObjectLayout(
         source_key=source_key,
         dataset=dataset,
+        source_folder=source_folder,
         output_key=f"{DATABASE_PREFIX}{dataset}/{object_name}.parquet",
         quarantine_rows_key=f"{QUARANTINE_ROWS_PREFIX}{dataset}/{object_name}.parquet",
         quarantine_summary_key=f"{QUARANTINE_SUMMARIES_PREFIX}{dataset}/{object_name}.json",

@@ -9,6 +9,7 @@ is immutable and stays in place).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 import pyarrow as pa
@@ -39,6 +40,17 @@ QUARANTINE_HIVE_COLUMNS = (
 )
 
 
+_REFUSED_SAMPLES = 20
+
+
+@dataclass
+class RefusedValues:
+    """The values one column refused: how many, and the first few with their lines."""
+
+    count: int = 0
+    samples: list[tuple[str, int]] = field(default_factory=list)
+
+
 class ParquetQuarantine:
     """Writes quarantined records to a Parquet file opened on the first record (no bad record, no file)."""
 
@@ -48,6 +60,7 @@ class ParquetQuarantine:
         self._sink: IO[bytes] | None = None
         self._writer: pq.ParquetWriter | None = None
         self.records = 0
+        self.refused_values: dict[str, RefusedValues] = {}
 
     def write(self, records: pa.Table) -> None:
         if not records.num_rows:

@@ -7,6 +7,7 @@ column the file lacks is written as nulls so every Parquet file of a dataset has
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -18,6 +19,7 @@ from lakepipe.domain.csv.column_types import (
     arrow_type_for_kind,
     hive_type_for_kind,
     infer_kind,
+    widen,
 )
 from lakepipe.domain.csv.dialect import Dialect, Prefix, SampledCsv
 from lakepipe.domain.csv.errors import SchemaConflictError
@@ -42,6 +44,9 @@ class TableContract:
     location: str
     partition_keys: tuple[str, ...] = ()
     version_id: str | None = None
+    # The input folder the table belongs to (None for a table lakepipe did not create, or created before it
+    # recorded its folder).
+    source_folder: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,7 @@ class ColumnPlan:
     parse_type: pa.DataType
     source_name: str | None
     is_new: bool
+    kind: ColumnKind | None = None  # what the sample inferred (new columns), to widen from on drift
 
     @property
     def in_file(self) -> bool:
@@ -123,6 +129,7 @@ def _new_column(name: str, kind: ColumnKind, source_name: str) -> ColumnPlan:
         parse_type=_parse_type(arrow_type, kind),
         source_name=source_name,
         is_new=True,
+        kind=kind,
     )
 
 
@@ -130,10 +137,22 @@ def _same_location(left: str, right: str) -> bool:
     return left.rstrip("/") == right.rstrip("/")
 
 
-def plan_conversion(sample: SampledCsv, contract: TableContract | None, location: str) -> ConversionPlan:
-    """The output columns for a sampled file, against its table's contract when there is one."""
+def plan_conversion(
+    sample: SampledCsv,
+    contract: TableContract | None,
+    location: str,
+    *,
+    widened: Mapping[str, ColumnKind] | None = None,
+) -> ConversionPlan:
+    """The output columns for a sampled file, against its table's contract when there is one.
+
+    ``widened`` holds, for a file read once already, the kinds of the values its new columns refused: each such
+    column is planned wide enough to hold them too (a new table follows the whole file, not its first megabyte).
+    """
     file_columns = column_names_for(sample.header)
     kinds = dict(zip(file_columns, infer_column_kinds(sample), strict=True))
+    for name, kind in (widened or {}).items():
+        kinds[name] = widen(kinds[name], kind)
     source_names = dict(zip(file_columns, sample.header, strict=True))
     if contract is None:
         columns = [_new_column(name, kinds[name], source_names[name]) for name in file_columns]
