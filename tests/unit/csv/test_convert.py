@@ -212,3 +212,23 @@ def test_the_result_does_not_depend_on_the_number_of_workers(workers: int) -> No
 
     assert converted.table.equals(convert_bytes(body).table)
     assert converted.rejected_lines == [702]
+
+
+def test_padding_after_delimiters_is_skipped_outside_quotes_as_pythons_skipinitialspace() -> None:
+    # Given a file padded after every delimiter, with quoted values holding ", " and one spaces-only value
+    rows = [(f"name {i}", i, f"Paris, FR {i}") for i in range(300)]
+    body = "name, age, city\n" + "".join(f'{name}, {age}, "{city}"\n' for name, age, city in rows)
+    body += 'last,    , "  kept  "\n'
+
+    # When it converts (blocks small enough that many go the careful way)
+    converted = convert_bytes(body.encode())
+
+    # Then the values are csv.reader's with skipinitialspace=True, typed, and nothing is quarantined
+    assert converted.plan.dialect.skip_initial_space
+    assert converted.table.schema.field("age").type == pa.int64()
+    expected = [{"name": n, "age": a, "city": c} for n, a, c in rows] + [
+        {"name": "last", "age": None, "city": "  kept  "}
+    ]
+    assert converted.table.to_pylist() == expected
+    assert converted.rejected == []
+    assert_counts_add_up(converted)

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from lakepipe.domain.csv.records import (
@@ -24,6 +24,7 @@ from lakepipe.domain.csv.records import (
     field_counts,
     plain_layout,
     split_records,
+    without_initial_spaces,
 )
 
 GRAMMAR = RecordGrammar(delimiter=b",", quote=b'"')
@@ -233,6 +234,36 @@ def test_leading_spaces_before_a_quote_open_it_when_the_dialect_skips_them() -> 
     layout = split_records(data, grammar, final=True)
     assert [record for record, _ in python_records(text, skipinitialspace=True)] == [["a", "b, c"], ["d", "e"]]
     assert field_counts(data, layout, grammar).tolist() == [2, 2]
+
+
+@given(st.text(alphabet=st.sampled_from(["a", ",", '"', "\n", " ", " ", "\\", "é"]), max_size=80), st.booleans())
+@settings(max_examples=600, deadline=None)
+def test_removing_initial_spaces_reads_as_pythons_skipinitialspace(text: str, escaped: bool) -> None:
+    # Given any text with spaces around delimiters and quotes (and backslash escapes, half the time)
+    grammar = RecordGrammar(skip_initial_space=True, escape=b"\\" if escaped else None)
+    dialect: dict[str, object] = {"escapechar": "\\"} if escaped else {}  # doubled quotes too, as pyarrow
+    text = text.rstrip("\\") + "\n"  # csv.reader's end of data differs with and without the option otherwise
+    # After a closing quote csv.reader takes the escape character literally, pyarrow (and the grammar) as an escape.
+    assume(not escaped or '"\\' not in text)
+    data = text.encode("utf-8")
+    layout = split_records(data, grammar, final=True)
+    if RecordKind.UNTERMINATED_QUOTE in layout.kinds.tolist():
+        return  # csv.reader runs an open quote to the end of the file; the grammar cuts it
+    # When the spaces that open fields are removed
+    stripped, stripped_layout = without_initial_spaces(data, layout, grammar)
+    # Then csv.reader without skipinitialspace reads the result as csv.reader with it reads the original
+    expected = [
+        [span.rstrip("\r\n")] if span.strip(" \r\n") == "" and span.strip("\r\n") else record
+        for (record, _), span in zip(
+            python_records(text, skipinitialspace=True, **dialect), spans(layout.lengths, data), strict=True
+        )
+    ]  # a record of nothing but spaces keeps them (it would be a blank line without): the one exception
+    got = [record for record, _ in python_records(stripped.decode("utf-8"), **dialect)]
+    assert got == expected
+    # And the new layout spans the same records over the shorter bytes
+    assert stripped_layout.consumed == len(stripped)
+    assert stripped_layout.count == layout.count
+    assert field_counts(stripped, stripped_layout, grammar).tolist() == field_counts(data, layout, grammar).tolist()
 
 
 def test_plain_buffers_are_told_by_bytes_scans_and_split_per_line() -> None:

@@ -23,7 +23,7 @@ import contextlib
 import os
 import re
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -47,6 +47,7 @@ from lakepipe.domain.csv.records import (
     field_counts,
     plain_layout,
     split_records,
+    without_initial_spaces,
 )
 from lakepipe.domain.csv.schema import ConversionPlan
 from lakepipe.domain.csv.typed_columns import to_type
@@ -83,6 +84,7 @@ class QuarantineReason(StrEnum):
 
 _REASON_BY_CODE = list(QuarantineReason)
 _CODE = {reason: index + 1 for index, reason in enumerate(_REASON_BY_CODE)}  # 0: not quarantined
+_REASON_CODES = pa.array([reason.value for reason in _REASON_BY_CODE], pa.string())
 
 QUARANTINE_SCHEMA = pa.schema(
     [
@@ -171,11 +173,20 @@ def usable_cpus() -> int:
 
 
 @dataclass
+class _Misfits:
+    """Records of a block holding a value their column's type refused: which column, and the text refused."""
+
+    records: NDArray[np.int64]  # ascending record indexes
+    column: int  # index into the plan's file columns
+    values: pa.Array  # the refused text, one per record
+
+
+@dataclass
 class _Verdicts:
-    """Per record of a laid-out block: 0, or the code of the reason it is quarantined, with details."""
+    """Per record of a laid-out block: 0, or the code of the reason it is quarantined, and the refused values."""
 
     codes: NDArray[np.int8]
-    details: dict[int, tuple[str, str | None, str | None]] = field(default_factory=dict)  # reason, column, value
+    misfits: list[_Misfits] = field(default_factory=list)
 
 
 class _BlockConverter:
@@ -208,7 +219,11 @@ class _BlockConverter:
         self._text_columns: set[str] = {name for name, kind in self._parse_types.items() if pa.types.is_decimal(kind)}
         self._convert_options: dict[frozenset[str], pacsv.ConvertOptions] = {}
         hive_types = {column.name: column.hive_type for column in plan.columns}
-        self._expectations = {name: f"column {name!r} ({hive_types[name]})" for name in plan.file_columns}
+        self._names = [pa.scalar(name, pa.string()) for name in plan.file_columns]
+        self._expectations_by_index = [
+            pa.scalar(f"column {name!r} ({hive_types[name]})", pa.string()) for name in plan.file_columns
+        ]
+        self._fixed_reasons = pa.array([self._fixed_reason(code) for code in _REASON_BY_CODE], pa.string())
 
     @property
     def grammar(self) -> RecordGrammar:
@@ -259,8 +274,14 @@ class _BlockConverter:
         return result
 
     def _lines_are_records(self, data: bytes) -> bool:
-        """Nothing in ``data`` can make pyarrow's rows differ from its physical lines, if they agree in number."""
-        if not data or data[0] == 0x0A or b"\r" in data or b"\n\n" in data or b"\x00" in data:
+        """Nothing in ``data`` can make pyarrow's rows differ from its physical lines, if they agree in number.
+
+        Without a carriage return no line yields two rows, so pyarrow's rows equal the lines only when every
+        line is one row: a blank line (skipped) or a quoted line break (two lines, one row) makes them differ,
+        so neither needs a scan of its own (searching for ``\n\n`` cost a fifth of the parse). What the counts
+        cannot see is checked here: NUL bytes, comment lines, and padding pyarrow would keep.
+        """
+        if not data or b"\r" in data or b"\x00" in data or self._grammar.skip_initial_space:
             return False
         comment = self._grammar.comment
         return comment is None or (data[0] != comment[0] and b"\n" + comment not in data)
@@ -275,7 +296,7 @@ class _BlockConverter:
             table = self._parse(self._utf8(data), text_columns)
         except pa.ArrowInvalid:
             return None
-        lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+        lines = _line_feeds(data) + (0 if data.endswith(b"\n") else 1)
         if table.num_rows != lines:
             return None  # a quoted line break, or a parser that lost a row: the grammar decides
         return self._finish(
@@ -309,10 +330,12 @@ class _BlockConverter:
             holding[owners] = True
             verdicts.codes[holding & is_data & (verdicts.codes == 0)] = _CODE[QuarantineReason.NUL_BYTE]
         text_columns = set(self._text_columns)
+        parsed_data, parsed_layout = without_initial_spaces(data, layout, self._grammar)
         while True:
             good = is_data & (verdicts.codes == 0)
             try:
-                table = self._parse(self._utf8(join_records(data, layout, good)), frozenset(text_columns))
+                records = join_records(parsed_data, parsed_layout, good)
+                table = self._parse(self._utf8(records), frozenset(text_columns))
                 break
             except pa.ArrowInvalid as error:
                 self._learn_from(
@@ -371,25 +394,23 @@ class _BlockConverter:
         import numpy as np  # noqa: PLC0415
 
         misfit_rows: NDArray[np.bool_] | None = None
-        reasons: dict[int, tuple[str, str | None, str | None]] = {}
+        refused: list[tuple[NDArray[np.int64], int, pa.Array]] = []  # rows (of the table), column, values
         typed: dict[str, pa.Array] = {}
-        for name in self._plan.file_columns:
+        for index, name in enumerate(self._plan.file_columns):
             if name not in text_columns:
                 continue
             converted = to_type(table.column(name), self._parse_types[name], self._plan.dialect.decimal_point)
             typed[name] = converted.values
             if converted.misfit_count:
                 misfits = converted.misfits.to_numpy(zero_copy_only=False)
-                fresh = misfits if misfit_rows is None else misfits & ~misfit_rows
-                texts = table.column(name).to_pylist() if fresh.any() else []
-                for row in np.flatnonzero(fresh).tolist():
-                    value = texts[row]
-                    reasons[row] = (f"{self._expectations[name]}: invalid value {value!r}", name, value)
-                refused = pc.unique(pc.filter(table.column(name), converted.misfits)).to_pylist()
-                result.misfit_kinds[name] = infer_kind(refused, self._plan.dialect.decimal_point)
+                # A row refused by several columns is quarantined for the first of them.
+                rows = np.flatnonzero(misfits if misfit_rows is None else misfits & ~misfit_rows)
+                values = table.column(name).take(pa.array(rows)).combine_chunks()
+                refused.append((rows, index, values))
+                result.misfit_kinds[name] = infer_kind(pc.unique(values).to_pylist(), self._plan.dialect.decimal_point)
                 misfit_rows = misfits if misfit_rows is None else misfit_rows | misfits
         output = self._conform(table, typed)
-        if layout is None and misfit_rows is not None and misfit_rows.any():
+        if layout is None and misfit_rows is not None:
             layout = plain_layout(block.data, final=True)  # the fast path's records are its lines
         if layout is None:  # the fast path with no misfit: every line a converted row
             result.tables.append(output)
@@ -398,17 +419,17 @@ class _BlockConverter:
             ledger.bytes_converted = len(block.data)
             return result
         if careful is None:
-            good = layout.kinds == RecordKind.DATA
             verdicts = _Verdicts(np.zeros(layout.count, np.int8))
             widths = None
+            row_records = None  # every record is a row
         else:
             good, verdicts, widths = careful
-        row_records = np.flatnonzero(good)
-        if misfit_rows is not None and misfit_rows.any():
-            for row, details in reasons.items():
-                record = int(row_records[row])
-                verdicts.codes[record] = _CODE[QuarantineReason.INVALID_VALUE]
-                verdicts.details[record] = details
+            row_records = np.flatnonzero(good)
+        for rows, index, values in refused:
+            records = rows if row_records is None else row_records[rows]
+            verdicts.codes[records] = _CODE[QuarantineReason.INVALID_VALUE]
+            verdicts.misfits.append(_Misfits(records, index, values))
+        if misfit_rows is not None:
             output = output.filter(pa.array(~misfit_rows))
         result.tables.append(output)
         self._tally(block, layout, verdicts, widths, result, converted_rows=output.num_rows)
@@ -465,52 +486,108 @@ class _BlockConverter:
         widths: NDArray[np.int64] | None,
         records: NDArray[np.int64],
     ) -> pa.Table:
+        """The quarantined records of a block, built column-wise (a dirty file has thousands per block)."""
+        import numpy as np  # noqa: PLC0415
+
         starts, lengths = layout.starts[records], layout.lengths[records]
-        lines = layout.lines_before()[records]
-        codes, texts, columns, values, previews = [], [], [], [], []
-        for record, start, length in zip(records.tolist(), starts.tolist(), lengths.tolist(), strict=True):
-            code = _REASON_BY_CODE[int(verdicts.codes[record]) - 1]
-            reason, column, value = verdicts.details.get(record) or (
-                self._reason(code, record, length, widths),
-                None,
-                None,
+        codes = pa.array(verdicts.codes[records].astype(np.int8) - 1)
+        reasons = pa.DictionaryArray.from_arrays(codes, self._fixed_reasons).cast(pa.string())
+        columns = pa.nulls(records.size, pa.string())
+        values = pa.nulls(records.size, pa.string())
+        code_of = verdicts.codes[records]
+        if widths is not None:
+            reasons = _with_numbers(
+                reasons, code_of == _CODE[QuarantineReason.FIELD_COUNT], widths[records], self._field_count_text
             )
-            codes.append(code.value)
-            texts.append(reason[:_MAX_REASON_CHARS])
-            columns.append(column)
-            values.append(None if value is None else value[:_MAX_VALUE_CHARS])
-            previews.append(self._preview(block.data[start : start + min(length, PREVIEW_BYTES)]))
+        reasons = _with_numbers(
+            reasons, code_of == _CODE[QuarantineReason.RECORD_TOO_LONG], lengths, self._too_long_text
+        )
+        if verdicts.misfits:
+            at = np.searchsorted(records, np.concatenate([misfit.records for misfit in verdicts.misfits]))
+            order = np.argsort(at, kind="stable")
+            picked = pa.array(order)
+            refused = pa.concat_arrays([misfit.values.cast(pa.string()) for misfit in verdicts.misfits]).take(picked)
+            names = pa.concat_arrays(
+                [pa.repeat(self._names[misfit.column], len(misfit.values)) for misfit in verdicts.misfits]
+            ).take(picked)
+            expectations = pa.concat_arrays(
+                [
+                    pa.repeat(self._expectations_by_index[misfit.column], len(misfit.values))
+                    for misfit in verdicts.misfits
+                ]
+            ).take(picked)
+            quoted = pc.utf8_slice_codeunits(refused, 0, _MAX_VALUE_CHARS)
+            texts = pc.binary_join_element_wise(expectations, ": invalid value '", quoted, "'", "")
+            mask = np.zeros(records.size, bool)
+            mask[at] = True
+            reasons = pc.replace_with_mask(reasons, pa.array(mask), texts)
+            columns = pc.replace_with_mask(columns, pa.array(mask), names)
+            values = pc.replace_with_mask(values, pa.array(mask), quoted)
         return pa.table(
             {
-                "line": pa.array(lines, pa.int64()),
+                "line": pa.array(layout.lines_before()[records], pa.int64()),
                 "byte_offset": pa.array(starts + block.offset, pa.int64()),
                 "byte_length": pa.array(lengths, pa.int64()),
-                "reason_code": pa.array(codes, pa.string()),
-                "reason": pa.array(texts, pa.string()),
-                "column": pa.array(columns, pa.string()),
-                "value": pa.array(values, pa.string()),
-                "raw_preview": pa.array(previews, pa.string()),
+                "reason_code": pa.DictionaryArray.from_arrays(codes, _REASON_CODES).cast(pa.string()),
+                "reason": pc.utf8_slice_codeunits(reasons, 0, _MAX_REASON_CHARS),
+                "column": columns,
+                "value": values,
+                "raw_preview": self._previews(block.data, starts, lengths),
             },
             schema=QUARANTINE_SCHEMA,
         )
 
-    def _reason(self, code: QuarantineReason, record: int, length: int, widths: NDArray[np.int64] | None) -> str:
+    def _field_count_text(self, found: pa.Array) -> pa.Array:
+        return pc.binary_join_element_wise(f"expected {self._width} fields, found ", found, "")
+
+    def _too_long_text(self, length: pa.Array) -> pa.Array:
+        limit = self._limits.max_record_bytes
+        return pc.binary_join_element_wise("a record of ", length, f" bytes, over the {limit}-byte limit", "")
+
+    def _fixed_reason(self, code: QuarantineReason) -> str:
         limits = self._limits
-        if code is QuarantineReason.FIELD_COUNT:
-            found = int(widths[record]) if widths is not None else "another number of"
-            return f"expected {self._width} fields, found {found}"
         if code is QuarantineReason.UNTERMINATED_QUOTE:
             return (
                 f"a quoted field opens on this line and does not close within {limits.max_record_lines} lines or "
                 f"{limits.max_record_bytes} bytes, or before the end of the file; the record is taken to end here"
             )
-        if code is QuarantineReason.RECORD_TOO_LONG:
-            return f"a record of {length} bytes, over the {limits.max_record_bytes}-byte limit"
         if code is QuarantineReason.NUL_BYTE:
             return "a NUL byte (0x00) inside the record"
         if code is QuarantineReason.INVALID_ENCODING:
             return f"bytes that are not valid {self._encoding}"
-        return code.value
+        if code is QuarantineReason.FIELD_COUNT:
+            return f"expected {self._width} fields, found another number of"
+        return code.value  # completed per record (record length, refused value)
+
+    def _previews(self, data: bytes, starts: NDArray[np.int64], lengths: NDArray[np.int64]) -> pa.Array:
+        """The first bytes of each record as text, without its line break; one Arrow view over the block."""
+        import numpy as np  # noqa: PLC0415
+
+        if not starts.size:
+            return pa.array([], pa.string())
+        if not self._transcode:
+            # Records do not overlap, so [start, start + preview) pairs make monotonic offsets: every even value
+            # of this binary array is a preview, every odd one the gap to the next record.
+            offsets = np.empty(2 * starts.size, np.int64)
+            offsets[0::2] = starts
+            offsets[1::2] = starts + np.minimum(lengths, PREVIEW_BYTES)
+            spans = pa.Array.from_buffers(
+                pa.large_binary(), offsets.size - 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+            )
+            heads = spans.take(pa.array(np.arange(0, offsets.size - 1, 2)))
+            try:
+                text = heads.cast(pa.large_string())
+            except pa.ArrowInvalid:  # invalid bytes, or a character cut by the preview: decode record by record
+                pass
+            else:
+                return pc.replace_substring(pc.utf8_rtrim(text, "\r\n"), "\x00", "\ufffd").cast(pa.string())
+        return pa.array(
+            [
+                self._preview(data[start : start + min(length, PREVIEW_BYTES)])
+                for start, length in zip(starts.tolist(), lengths.tolist(), strict=True)
+            ],
+            pa.string(),
+        )
 
     def _preview(self, raw: bytes) -> str:
         text = raw.decode(self._encoding if self._transcode else "utf-8", "replace")
@@ -536,6 +613,22 @@ class _BlockConverter:
             schema=QUARANTINE_SCHEMA,
         )
         return result
+
+
+def _with_numbers(
+    texts: pa.Array, mask: NDArray[np.bool_], numbers: NDArray[np.int64], render: Callable[[pa.Array], pa.Array]
+) -> pa.Array:
+    """``texts`` with the masked entries replaced by ``render`` of their number (a count, a length)."""
+    if not mask.any():
+        return texts
+    return pc.replace_with_mask(texts, pa.array(mask), render(pa.array(numbers[mask]).cast(pa.string())))
+
+
+def _line_feeds(data: bytes) -> int:
+    """``data.count(b"\\n")``, three times faster (numpy compares 32 bytes at a time; ``bytes.count`` one)."""
+    import numpy as np  # noqa: PLC0415
+
+    return int(np.count_nonzero(np.frombuffer(data, np.uint8) == 0x0A))
 
 
 def join_records(data: bytes, layout: RecordLayout, keep: NDArray[np.bool_]) -> bytes:

@@ -30,7 +30,7 @@ from lakepipe.domain.csv.dialect import (
     read_exactly,
 )
 from lakepipe.domain.csv.errors import EmptyFileError, HeaderOnlyFileError, HeaderTooLongError
-from lakepipe.domain.csv.records import RecordKind, RecordLayout, field_counts, split_records
+from lakepipe.domain.csv.records import RecordKind, RecordLayout, field_counts, split_records, without_initial_spaces
 
 if TYPE_CHECKING:
     from _csv import Reader as CsvReader
@@ -419,6 +419,7 @@ def _sample_table(
     names = [f"f{position}" for position in range(width)]
     keep = (layout.kinds == RecordKind.DATA) & (np.asarray(widths) == width)
     keep[:data_index] = False  # the layout holds only complete records: a cut last one is left out already
+    body, layout = without_initial_spaces(body, layout, dialect.grammar())  # as the conversion reads them
     data = join_records(body, layout, keep)
     if dialect.encoding not in {"utf-8", "utf-8-sig"}:
         data = data.decode(dialect.encoding, "replace").encode("utf-8")

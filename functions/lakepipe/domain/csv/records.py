@@ -307,7 +307,7 @@ def _quote_toggles(view: Any, grammar: RecordGrammar, escaped: Any) -> Any:
     quotes = _without(np.flatnonzero(view == grammar.quote[0]).astype(np.int64), escaped)
     if not quotes.size:
         return quotes
-    at_field_start = _at_field_start(view, quotes, grammar)
+    at_field_start = _at_field_start(view, quotes, grammar, escaped)
     after_quote = np.zeros(quotes.size, bool)
     after_quote[1:] = quotes[1:] == quotes[:-1] + 1
     # If every quote toggles, the even-indexed ones are met outside a quoted field: each must open one, or
@@ -321,7 +321,8 @@ def _quote_toggles(view: Any, grammar: RecordGrammar, escaped: Any) -> Any:
     return np.concatenate((quotes[:first], _walk_quotes(quotes[first:], at_field_start[first:])))
 
 
-def _at_field_start(view: Any, quotes: Any, grammar: RecordGrammar) -> Any:
+def _at_field_start(view: Any, quotes: Any, grammar: RecordGrammar, escaped: Any) -> Any:
+    """Which quotes open a field: after an unescaped delimiter or line break (or leading spaces, if skipped)."""
     import numpy as np  # noqa: PLC0415
 
     separators = np.array([grammar.delimiter[0], LF, CR], np.uint8)
@@ -331,7 +332,10 @@ def _at_field_start(view: Any, quotes: Any, grammar: RecordGrammar) -> Any:
         last_not_space = np.maximum.accumulate(np.where(view == SPACE, -1, positions))
         previous_index = np.where(quotes > 0, last_not_space[np.maximum(quotes - 1, 0)], -1)
     previous = view[np.maximum(previous_index, 0)]
-    return (previous_index < 0) | np.isin(previous, separators)
+    separated = np.isin(previous, separators)
+    if escaped is not None:  # an escaped delimiter is part of the value: the quote after it is a literal
+        separated &= ~np.isin(previous_index, escaped)
+    return (previous_index < 0) | separated
 
 
 def _walk_quotes(quotes: Any, at_field_start: Any) -> Any:
@@ -412,3 +416,47 @@ def field_counts(data: bytes, layout: RecordLayout, grammar: RecordGrammar) -> N
         counts += np.bincount(owners[inside == 0], minlength=layout.count)
     counts[(layout.kinds == RecordKind.BLANK) | (layout.kinds == RecordKind.COMMENT)] = 0
     return counts
+
+
+def without_initial_spaces(data: bytes, layout: RecordLayout, grammar: RecordGrammar) -> tuple[bytes, RecordLayout]:
+    """``data`` with the spaces that open a field outside quotes removed, as a ``skipinitialspace`` dialect
+    reads them (the value parser keeps them), and the layout of the result: the same records, shorter.
+
+    A space opens a field when only spaces separate it from the record's start or from an unescaped delimiter
+    outside a quoted field; spaces inside quoted fields and inside values stay, and so do those of a record made
+    of nothing but spaces.
+    """
+    import numpy as np  # noqa: PLC0415
+
+    view = np.frombuffer(data, dtype=np.uint8)[: layout.consumed]
+    is_space = view == SPACE
+    if not grammar.skip_initial_space or not is_space.any():
+        return data, layout
+    positions = np.arange(view.size, dtype=np.int64)
+    spaces = np.flatnonzero(is_space)
+    before = np.maximum.accumulate(np.where(is_space, -1, positions))[spaces]  # the last non-space before each
+    owners = np.searchsorted(layout.ends, spaces, side="right")
+    starts = layout.starts[owners]
+    after_delimiter = (before >= starts) & (view[np.maximum(before, 0)] == grammar.delimiter[0])
+    escaped = _escaped_positions(view, grammar.escape)
+    if escaped is not None:
+        after_delimiter &= ~np.isin(before, escaped)
+    # A record of nothing but spaces keeps them: without, it would be a blank line, which the value parser
+    # skips (csv.reader reads one empty field, which the value parser reads from the spaces as well).
+    after = np.minimum.accumulate(np.where(is_space, view.size, positions)[::-1])[::-1][spaces]
+    ends_record = (after >= layout.ends[owners]) | np.isin(view[np.minimum(after, view.size - 1)], [LF, CR])
+    opening = ((before < starts) & ~ends_record) | after_delimiter
+    candidates = spaces[opening]
+    inside = (np.searchsorted(layout.toggles, candidates) - np.searchsorted(layout.toggles, starts[opening])) & 1
+    dropped = candidates[inside == 0]
+    if not dropped.size:
+        return data, layout
+    keep = np.ones(view.size, bool)
+    keep[dropped] = False
+    shift = np.searchsorted(dropped, layout.ends)  # spaces dropped before each record's end
+    return view[keep].tobytes(), RecordLayout(
+        ends=layout.ends - shift,
+        kinds=layout.kinds,
+        breaks=layout.breaks,
+        toggles=layout.toggles - np.searchsorted(dropped, layout.toggles),
+    )

@@ -74,11 +74,7 @@ def to_type(text: pa.Array | pa.ChunkedArray, arrow_type: pa.DataType, decimal_p
         misfits = pc.and_(present, pc.invert(fits))
         kept = pc.if_else(misfits, pa.scalar(None, pa.string()), text)
         return TypedColumn(_booleans(kept), misfits)
-    sure = _sure_pattern(arrow_type, decimal_point)
-    fits = pc.match_substring_regex(text, sure) if sure is not None else pa.nulls(len(text), pa.bool_())
-    fits = pc.fill_null(fits, False)
-    if sure is not None and pa.types.is_floating(arrow_type):
-        fits = pc.or_(fits, pc.fill_null(pc.match_substring_regex(text, _SURE_FLOAT_WORD), False))
+    fits = _surely_fitting(text, present, arrow_type, decimal_point)
     unsure = pc.and_(present, pc.invert(fits))
     if pc.any(unsure).as_py():
         fits = pc.or_(fits, _judged_one_by_one(pc.filter(text, unsure), text, arrow_type, decimal_point))
@@ -93,6 +89,33 @@ def to_type(text: pa.Array | pa.ChunkedArray, arrow_type: pa.DataType, decimal_p
         kept = pc.if_else(misfits, pa.scalar(None, pa.string()), text)
         values = pc.cast(_prepared_for_cast(kept, arrow_type, decimal_point), arrow_type)
     return TypedColumn(values, misfits)
+
+
+def _surely_fitting(
+    text: pa.Array, present: pa.BooleanArray, arrow_type: pa.DataType, decimal_point: str
+) -> pa.BooleanArray:
+    """Rows whose value certainly fits (False where unsure): plain digits first, the pattern for the rest."""
+    sure = _sure_pattern(arrow_type, decimal_point)
+    if sure is None:
+        return pc.fill_null(pa.nulls(len(text), pa.bool_()), False)
+    if pa.types.is_signed_integer(arrow_type):
+        # Up to 18 ASCII digits always fit int64, and checking that is ten times cheaper than the pattern.
+        digits = pc.and_(pc.ascii_is_decimal(text), pc.less_equal(pc.binary_length(text), 18))
+        fits = _or_matching(pc.fill_null(digits, False), text, present, sure)
+    else:
+        fits = pc.fill_null(pc.match_substring_regex(text, sure), False)
+    if pa.types.is_floating(arrow_type):
+        fits = _or_matching(fits, text, present, _SURE_FLOAT_WORD)
+    return fits
+
+
+def _or_matching(fits: pa.BooleanArray, text: pa.Array, present: pa.BooleanArray, pattern: str) -> pa.BooleanArray:
+    """``fits``, or the pattern matched, trying the pattern only on the present values not fitting yet."""
+    rest = pc.and_(present, pc.invert(fits))
+    if not pc.any(rest).as_py():
+        return fits
+    matched = pc.fill_null(pc.match_substring_regex(pc.filter(text, rest), pattern), False)
+    return pc.replace_with_mask(fits, rest, matched)
 
 
 def _booleans(kept: pa.Array) -> pa.Array:
