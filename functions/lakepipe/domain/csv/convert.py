@@ -273,36 +273,53 @@ class _BlockConverter:
             result = self._convert_by_records(block)
         return result
 
-    def _lines_are_records(self, data: bytes) -> bool:
+    def _lines_are_records(self, data: bytes, *, final: bool) -> bool:
         """Nothing in ``data`` can make pyarrow's rows differ from its physical lines, if they agree in number.
 
         Without a carriage return no line yields two rows, so pyarrow's rows equal the lines only when every
         line is one row: a blank line (skipped) or a quoted line break (two lines, one row) makes them differ,
         so neither needs a scan of its own (searching for ``\n\n`` cost a fifth of the parse). What the counts
-        cannot see is checked here: NUL bytes, comment lines, and padding pyarrow would keep.
+        cannot see is checked here: NUL bytes, comment lines, padding pyarrow would keep, and a quote still open
+        at the end of the file (pyarrow ends the value there; on any earlier line it would swallow a line break
+        and the counts would differ).
         """
         if not data or b"\r" in data or b"\x00" in data or self._grammar.skip_initial_space:
             return False
         comment = self._grammar.comment
-        return comment is None or (data[0] != comment[0] and b"\n" + comment not in data)
+        if comment is not None and (data[0] == comment[0] or b"\n" + comment in data):
+            return False
+        quote = self._grammar.quote
+        if final and quote is not None:
+            last_line = data[data.rfind(b"\n", 0, len(data) - 1) + 1 :]
+            return last_line.count(quote) % 2 == 0
+        return True
 
     def _convert_by_lines(self, block: Block) -> _BlockResult | None:
         """The fast path: one parse, accepted when pyarrow's rows are exactly the block's lines."""
         data = block.data
-        if not self._lines_are_records(data):
+        if not self._lines_are_records(data, final=block.final):
             return None
-        text_columns = frozenset(self._text_columns)
-        try:
-            table = self._parse(self._utf8(data), text_columns)
-        except pa.ArrowInvalid:
-            return None
+        utf8 = self._utf8(data)
+        text_columns = set(self._text_columns)
+        while True:
+            try:
+                table = self._parse(utf8, frozenset(text_columns))
+                break
+            except pa.ArrowInvalid as error:
+                # A value its column's type refuses: read that column as text (from now on) and parse again, the
+                # records are still lines. Anything else (a wrong field count, invalid bytes): the grammar decides.
+                column = self._refusing_column(str(error))
+                if column is None or column in text_columns:
+                    return None
+                text_columns.add(column)
+                self._text_columns.add(column)
         lines = _line_feeds(data) + (0 if data.endswith(b"\n") else 1)
         if table.num_rows != lines:
             return None  # a quoted line break, or a parser that lost a row: the grammar decides
         return self._finish(
             block,
             table,
-            text_columns=text_columns,
+            text_columns=frozenset(text_columns),
             layout=None,
             careful=None,
             result=_BlockResult(physical_lines=lines),
@@ -355,6 +372,13 @@ class _BlockConverter:
             result=result,
         )
 
+    def _refusing_column(self, message: str) -> str | None:
+        """The column whose type refused a value, from pyarrow's error (None: not a value's conversion)."""
+        match = _ARROW_COLUMN_ERROR.match(message)
+        if match is None or _INVALID_UTF8 in message or int(match.group(1)) >= self._width:
+            return None
+        return self._plan.file_columns[int(match.group(1))]
+
     def _learn_from(
         self,
         error: pa.ArrowInvalid,
@@ -367,8 +391,7 @@ class _BlockConverter:
     ) -> None:
         """Why pyarrow refused the well-formed records, turned into the next attempt (or a defect)."""
         message = str(error)
-        match = _ARROW_COLUMN_ERROR.match(message)
-        column = self._plan.file_columns[int(match.group(1))] if match and int(match.group(1)) < self._width else None
+        column = self._refusing_column(message)
         if _INVALID_UTF8 in message:
             invalid = _invalid_utf8_records(data, layout, good)
             if invalid.size:
