@@ -98,6 +98,43 @@ def test_a_quote_still_open_past_the_line_limit_is_cut_at_its_first_line_and_the
     assert (record["line"], record["reason_code"], audited.raw(record)) == (4, "unterminated_quote", b'3,"c,3\n')
 
 
+def test_a_file_whose_only_data_record_is_unterminated_quarantines_it_instead_of_calling_the_file_header_only() -> None:
+    # Given a header and one record whose quote never closes (d3-dsv's parse_unterminated_quote, a blank line
+    # before it)
+    body = b'a,b,c\n\n1,2,"3'
+
+    audited = convert_audited(body)
+
+    # Then the record is quarantined with its reason (the pipeline then rejects the file: no valid row), not
+    # dropped with the file as "a header and no data rows"
+    assert_every_byte_and_row_accounted_for(audited)
+    assert audited.table.num_rows == 0
+    (record,) = audited.quarantined
+    assert (record["line"], record["reason_code"], audited.raw(record)) == (3, "unterminated_quote", b'1,2,"3')
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "convert.py fast path: a quote still open at the end of the file is converted as pyarrow reads it "
+        "(b'id,name,city\\n1,Ann,Paris\\n2,Bob,\"Lyon' gives the row (2, 'Bob', 'Lyon'); with a trailing newline "
+        "the value is 'Lyon\\n'), "
+        "while the careful path quarantines the same record as unterminated_quote (add a blank line before it "
+        "and it is quarantined): the outcome depends on which path the block took, and records.py's rule says "
+        "quarantine"
+    ),
+)
+@pytest.mark.parametrize("ending", [b"", b"\n"], ids=["at EOF", "newline at EOF"])
+def test_a_quote_open_at_the_end_of_the_file_is_quarantined_whichever_path_its_block_takes(ending: bytes) -> None:
+    body = b'id,name,city\n1,Ann,Paris\n2,Bob,"Lyon' + ending
+
+    audited = convert_audited(body)
+
+    assert rows_of(audited) == [[1, "Ann", "Paris"]]
+    (record,) = audited.quarantined
+    assert (record["line"], record["reason_code"]) == (3, "unterminated_quote")
+
+
 # --------------------------------------------------------------------------------------------- header and quotes
 def test_a_stray_quote_in_an_unquoted_header_field_is_a_literal_and_no_row_is_lost() -> None:
     # Given A,B",C: a quote inside an unquoted field is a literal character (RFC 4180 leniency, Python's csv module)

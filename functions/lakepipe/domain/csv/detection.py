@@ -359,7 +359,9 @@ def sniff(sample: bytes, *, complete: bool, compression: str | None = None) -> S
     )
     dialect = replace(dialect, has_header=header, decimal_point=decimal_point)
     data_index = first_index + 1 if header else first_index
-    if header and complete and RecordKind.DATA not in layout.kinds[data_index:].tolist():
+    # A broken record (an unterminated quote, one over the size limit) is still a data row: it is quarantined.
+    skipped_kinds = (RecordKind.BLANK, RecordKind.COMMENT)
+    if header and complete and all(kind in skipped_kinds for kind in layout.kinds[data_index:].tolist()):
         raise HeaderOnlyFileError(f"the file has a header ({len(first)} columns) and no data rows")
     lines, starts = layout.lines_before(), layout.starts
     data_start = int(starts[data_index]) if data_index < layout.count else layout.consumed
