@@ -41,6 +41,7 @@ _OTHER_DELIMITERS = "^~!*+/#&%$@=\x01\x1e\x1f "
 DEFAULT_MAX_HEADER_BYTES = 16 * 1024 * 1024
 _SNIFF_RECORDS = 200
 _SNIFF_CHARACTERS = 65536
+_MIN_SNIFF_LINES = 4  # the header and a few rows, however wide they are
 _MAX_PREAMBLE_RECORDS = 20
 _COMMA_DECIMAL = re.compile(r"[+-]?[0-9]*,[0-9]+(?:[eE][+-]?[0-9]+)?")
 _DOT_DECIMAL = re.compile(r"[+-]?[0-9]*\.[0-9]+(?:[eE][+-]?[0-9]+)?")
@@ -334,8 +335,10 @@ def sniff(sample: bytes, *, complete: bool, compression: str | None = None) -> S
     check_is_text(sample)
     bom = len(UTF8_BOM) if encoding == "utf-8-sig" else 0
     body = sample[bom:]
-    head = body.decode(encoding, errors="ignore" if not complete else "replace")[:_SNIFF_CHARACTERS]
-    if not complete or len(head) == _SNIFF_CHARACTERS:
+    text = body.decode(encoding, errors="ignore" if not complete else "replace")
+    # 64 K characters, or more when the first lines are wider: a header of 100 KB is sniffed with rows under it.
+    head = text[: max(_SNIFF_CHARACTERS, _end_of_line(text, _MIN_SNIFF_LINES))]
+    if not complete or len(head) < len(text):
         head = head[: max(head.rfind("\n"), head.rfind("\r"), 0)]  # no record cut by the sample's end
     base = Dialect(encoding=encoding, line_terminator=_line_terminator(head), compression=compression)
     dialect = _best_dialect(_without_comment_lines(head) or head, base)
@@ -356,7 +359,9 @@ def sniff(sample: bytes, *, complete: bool, compression: str | None = None) -> S
     )
     dialect = replace(dialect, has_header=header, decimal_point=decimal_point)
     data_index = first_index + 1 if header else first_index
-    if header and complete and RecordKind.DATA not in layout.kinds[data_index:].tolist():
+    # A broken record (an unterminated quote, one over the size limit) is still a data row: it is quarantined.
+    skipped_kinds = (RecordKind.BLANK, RecordKind.COMMENT)
+    if header and complete and all(kind in skipped_kinds for kind in layout.kinds[data_index:].tolist()):
         raise HeaderOnlyFileError(f"the file has a header ({len(first)} columns) and no data rows")
     lines, starts = layout.lines_before(), layout.starts
     data_start = int(starts[data_index]) if data_index < layout.count else layout.consumed
@@ -376,6 +381,14 @@ def sniff(sample: bytes, *, complete: bool, compression: str | None = None) -> S
             body, layout=layout, widths=widths, data_index=data_index, width=len(first), dialect=dialect
         ),
     )
+
+
+def _end_of_line(text: str, count: int) -> int:
+    """Index just past the ``count``-th physical line break of ``text`` (its length when it has fewer)."""
+    end = 0
+    for _, match in zip(range(count), re.finditer(r"\r\n|\r|\n", text), strict=False):
+        end = match.end()
+    return end if end else len(text)
 
 
 def _line_terminator(text: str) -> str:
