@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from typing import Any
 
 import boto3
@@ -64,3 +65,20 @@ def receive_without_deleting(queue_url: str, times: int) -> list[str]:
         if attempt == 0:
             first = [message["Body"] for message in messages]
     return first
+
+
+def upload_as_s3_notifies(stack: LocalStack, key: str, body: bytes) -> str:
+    """Upload ``body`` and leave on CsvEventsQueue the notification S3 sends for it; returns its version id.
+
+    moto's notification leaves out the object's ``versionId``, which S3 sends for a versioned bucket (as the data
+    bucket is): moto's message is taken off the queue and sent again with it.
+    """
+    version_id = str(boto3.client("s3").put_object(Bucket=stack.bucket, Key=key, Body=body)["VersionId"])
+    sqs, queue_url = boto3.client("sqs"), stack.outputs["CsvEventsQueueUrl"]
+    (message,) = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1)["Messages"]
+    notification = json.loads(message["Body"])
+    for record in notification["Records"]:
+        record["s3"]["object"]["versionId"] = version_id
+    sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(notification))
+    sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return version_id

@@ -27,7 +27,13 @@ from lakepipe_cli.main import main
 from lakepipe_cli.redrive import redrive
 from tests.conftest import REPO_ROOT
 from tests.integration.csv.s3_events import keys_under
-from tests.integration.csv_tools.queues import bodies, depth, drain_through_the_function, receive_without_deleting
+from tests.integration.csv_tools.queues import (
+    bodies,
+    depth,
+    drain_through_the_function,
+    receive_without_deleting,
+    upload_as_s3_notifies,
+)
 from tests.parquet import read_parquet
 
 pytestmark = pytest.mark.integration
@@ -80,28 +86,18 @@ def dead_letter_by_the_function(stack: LocalStack, key: str, body: bytes, *, wit
     """Upload ``key`` with the Glue database missing, as the function sees it on its last attempt (the earlier
     ones killed outright); returns the body of the message S3 sent. The function dead-letters it with the reason.
 
-    moto's notification leaves out the object's ``versionId``, which S3 sends for a versioned bucket (as the data
-    bucket is); ``with_version`` puts the notification S3 would send on the queue instead of moto's.
+    ``with_version``: the notification names the version, as S3's does (moto's leaves it out).
     """
     boto3.client("glue").delete_database(Name=stack.database)
-    version_id = boto3.client("s3").put_object(Bucket=stack.bucket, Key=key, Body=body)["VersionId"]
-    queues = queues_of(stack)
     if with_version:
-        _add_version_ids(queues.source, version_id)
+        upload_as_s3_notifies(stack, key, body)
+    else:
+        boto3.client("s3").put_object(Bucket=stack.bucket, Key=key, Body=body)
+    queues = queues_of(stack)
     (notification,) = receive_without_deleting(queues.source, CSV_MAX_ATTEMPTS - 1)
     drained = drain_through_the_function(stack)
     assert [report["status"] for report in drained.reports] == ["dead-lettered"]
     return notification
-
-
-def _add_version_ids(queue_url: str, version_id: str) -> None:
-    sqs = boto3.client("sqs")
-    (message,) = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1)["Messages"]
-    notification = json.loads(message["Body"])
-    for record in notification["Records"]:
-        record["s3"]["object"]["versionId"] = version_id
-    sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(notification))
-    sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
 def repair_the_catalog(stack: LocalStack) -> None:
