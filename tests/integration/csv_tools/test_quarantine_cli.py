@@ -205,3 +205,21 @@ def test_a_plain_source_is_read_by_ranges_of_its_version_and_a_gzip_one_from_its
             f"bytes={record['byte_offset']}-{record['byte_offset'] + record['byte_length'] - 1}"
             for record in quarantined.records
         ]
+
+
+def test_the_bucket_is_read_from_the_stacks_outputs(stack: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
+    # Given a CloudFormation stack (moto's) whose Outputs name the data bucket, and a converted file
+    hostile = hostile_csv()
+    convert_with_contract(stack, "input/events/2026-11.csv", hostile.data)
+    template = {"Resources": {"Placeholder": {"Type": "AWS::SNS::Topic"}},
+                "Outputs": {"DataBucketName": {"Value": stack.bucket}}}  # fmt: skip
+    boto3.client("cloudformation").create_stack(StackName="acme-weather-lake", TemplateBody=json.dumps(template))
+
+    # When the quarantine is shown by stack name
+    capsys.readouterr()
+    assert main(["quarantine", "show", DATASET, "--stack-name", "acme-weather-lake", "--json"]) == 0
+
+    # Then it is the stack's bucket's (the clean contract file left no quarantine)
+    document = json.loads(capsys.readouterr().out)
+    assert document["bucket"] == stack.bucket
+    assert [entry["summary"]["source"]["key"] for entry in document["objects"]] == ["input/events/2026-11.csv"]
