@@ -197,6 +197,23 @@ class _Run:
         self.undecided.clear()
 
 
+class NotItsDeadLetterQueueError(ValueError):
+    """The two queues given are not a queue and its dead-letter queue (swapped, or another stack's)."""
+
+
+def check_dead_letter_queue_of(sqs: SQSClient, *, source_queue_url: str, dead_letter_queue_url: str) -> None:
+    """Refuse to move anything unless the source queue's redrive policy names the dead-letter queue: swapped URLs
+    would move live events into the dead-letter queue."""
+    policy = sqs.get_queue_attributes(QueueUrl=source_queue_url, AttributeNames=["RedrivePolicy"]).get("Attributes", {})
+    target = json.loads(policy.get("RedrivePolicy", "{}")).get("deadLetterTargetArn")
+    arn = sqs.get_queue_attributes(QueueUrl=dead_letter_queue_url, AttributeNames=["QueueArn"])["Attributes"]
+    if target is None or target != arn.get("QueueArn"):
+        raise NotItsDeadLetterQueueError(
+            f"{dead_letter_queue_url} is not the dead-letter queue of {source_queue_url} (its redrive policy names "
+            f"{target or 'none'}): are the two URLs swapped?"
+        )
+
+
 def redrive(
     sqs: SQSClient,
     *,
@@ -211,6 +228,7 @@ def redrive(
     """Move the dead-letter queue's messages whose reason contains ``reason`` (all when None), at most
     ``max_messages``, to the source queue; with ``dry_run`` only list them. Every message not moved is left
     visible in the dead-letter queue as it was."""
+    check_dead_letter_queue_of(sqs, source_queue_url=source_queue_url, dead_letter_queue_url=dead_letter_queue_url)
     outcome = RedriveOutcome(dry_run=dry_run)
     run = _Run(sqs, dead_letter_queue_url, hold_seconds=hold_seconds, wait_seconds=wait_seconds)
     needle = reason.casefold() if reason else None
@@ -290,6 +308,9 @@ def run(args: argparse.Namespace) -> int:
             max_messages=args.max_messages,
             reason=args.reason,
         )
+    except NotItsDeadLetterQueueError as error:
+        print(f"lakepipe redrive: {error}", file=sys.stderr)
+        return 2
     except (ClientError, BotoCoreError, RuntimeError) as error:
         print(
             f"lakepipe redrive: stopped: {error} (messages not yet deleted stay in the dead-letter queue)",
@@ -308,15 +329,16 @@ def _print(outcome: RedriveOutcome, *, source_queue_url: str, dead_letter_queue_
     from rich.table import Table  # noqa: PLC0415
 
     action = "would move" if outcome.dry_run else "moved"
-    table = Table("object", "error", "reason", "attempts", "action")
+    table = Table("error", "reason", "attempts", "action")
+    table.add_column("object", overflow="fold", ratio=1)  # the key is what a person acts on: never cut
     for letters, done in ((outcome.moved, action), (outcome.left, "left")):
         for letter in letters:
             table.add_row(
-                "\n".join(letter.objects) or "(not an S3 notification)",
                 letter.error or "(receive limit)",
                 letter.reason or RECEIVE_LIMIT_REASON,
                 "" if letter.attempts is None else str(letter.attempts),
                 done,
+                "\n".join(letter.objects) or "(not an S3 notification)",
             )
     console = Console()
     if outcome.moved or outcome.left:

@@ -321,3 +321,23 @@ def test_the_queues_are_read_from_the_stacks_outputs(stack: LocalStack, capsys: 
     # and a stack that does not exist is refused with its name
     assert main(["redrive", "--stack-name", "no-such-stack", "--dry-run"]) == 2
     assert "no-such-stack" in capsys.readouterr().err
+
+
+def test_swapped_queue_urls_are_refused_before_anything_moves(
+    stack: LocalStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a dead letter, and a live event waiting on the source queue
+    dead_letter_by_the_function(stack, ORDERS_KEY, ORDERS_CSV)
+    repair_the_catalog(stack)
+    queues = queues_of(stack)
+    boto3.client("s3").put_object(Bucket=stack.bucket, Key="input/users.csv", Body=USERS_CSV)
+    assert depth(queues.source) == (1, 0)
+
+    # When the two URLs are given the wrong way round
+    argv = ["redrive", "--queue-url", queues.dead_letter, "--dead-letter-queue-url", queues.source]
+
+    # Then nothing moves: the live event stays where the function reads it, the dead letter where it was
+    assert main(argv) == 2
+    assert "swapped" in capsys.readouterr().err
+    assert depth(queues.source) == (1, 0)
+    assert depth(queues.dead_letter) == (1, 0)
