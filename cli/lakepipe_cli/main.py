@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from lakepipe_cli import backfill, demo, invoke_files, query
+from lakepipe_cli import backfill, demo, invoke_files, quarantine, query, redrive
 
 Registration = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
@@ -24,7 +24,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _registrations() -> list[Registration]:
-    return [demo.register, query.register, backfill.register, invoke_files.register]
+    return [
+        demo.register,
+        query.register,
+        backfill.register,
+        invoke_files.register,
+        redrive.register,
+        quarantine.register,
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
