@@ -398,8 +398,13 @@ def _local_tasks(
         )
         return {"MessageId": response["MessageId"]}
 
+    def put_metric_data(parameters: dict[str, Any]) -> dict[str, Any]:
+        boto3.client("cloudwatch").put_metric_data(**parameters)  # the moto server's CloudWatch
+        return {}
+
     return {
         "arn:aws:states:::lambda:invoke": ingest,
+        "arn:aws:states:::aws-sdk:cloudwatch:putMetricData": put_metric_data,
         "arn:aws:states:::glue:startJobRun.sync": glue_job,
         "arn:aws:states:::athena:startQueryExecution": start_query,
         "arn:aws:states:::athena:getQueryExecution": query_state,

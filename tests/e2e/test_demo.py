@@ -68,6 +68,7 @@ def test_demo_runs_both_pipelines_offline_with_the_numbers_the_inputs_imply(tmp_
         "CheckValidationQueryState",
         "GetValidationResults",
         "CheckValidationResult",
+        "RecordValidationPassed",
         "PipelineSucceeded",
     ]
     assert result.views == ["daily_weather_by_city", "precipitation_totals", "temperature_trend"]
