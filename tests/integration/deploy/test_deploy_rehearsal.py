@@ -49,6 +49,7 @@ from lakepipe.handlers.csv_to_parquet import lambda_handler as csv_to_parquet
 from lakepipe_cli.lambda_runtime import invoke
 from lakepipe_cli.local_aws import LOCAL_REGION, LocalStack, local_aws_environment
 from tests.conftest import REPO_ROOT
+from tests.dashboard_rules import alarm_arns, dashboard_body_problems, named_metrics
 from tests.integration.csv.s3_events import s3_put_event
 from tests.integration.deploy.rehearsal import (
     MOTO_CANNOT_CREATE,
@@ -417,6 +418,38 @@ def test_failures_are_wired_to_the_topic_and_the_topic_to_the_address(
     assert allow["Principal"] == {"Service": "events.amazonaws.com"}
     assert (allow["Action"], allow["Resource"]) == ("sqs:SendMessage", queue_arn)
     assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": stack.attribute("WeatherEtlJobFailedRule", "Arn")}}
+
+
+# ---------------------------------------------------------------- the dashboard, as the stack put it
+def test_the_dashboard_follows_cloudwatchs_rules_and_shows_this_stacks_resources(
+    stack: RehearsedStack, aws: ClientFactory
+) -> None:
+    # Given the dashboard as CloudWatch (moto) holds it after the creation, its body resolved on the live stack
+    name = stack.physical_id("PipelineDashboard")
+    body = json.loads(aws("cloudwatch").get_dashboard(DashboardName=name)["DashboardBody"])
+
+    # Then it follows the documented body structure, and every name in it is one of this creation's resources
+    assert dashboard_body_problems(body) == []
+    alarms = [logical_id for logical_id, spec in stack.resources.items() if spec["Type"] == "AWS::CloudWatch::Alarm"]
+    assert sorted(alarm_arns(body)) == sorted(stack.attribute(alarm, "Arn") for alarm in alarms)
+    named = {(name, value) for metric in named_metrics(body) for name, value in metric.dimensions}
+    queues = {
+        stack.attribute(logical_id, "QueueName")
+        for logical_id, spec in stack.resources.items()
+        if spec["Type"] == "AWS::SQS::Queue"
+    }
+    assert {value for name, value in named if name == "QueueName"} <= queues
+    assert {value for name, value in named if name == "StateMachineArn"} == {
+        stack.outputs["WeatherPipelineStateMachineArn"]
+    }
+    assert {value for name, value in named if name == "JobName"} == {stack.outputs["WeatherEtlJobName"]}
+    assert {value for name, value in named if name == "RuleName"} == {stack.physical_id("WeatherEtlJobFailedRule")}
+    assert {widget["properties"]["region"] for widget in body["widgets"] if widget["type"] == "metric"} == {
+        LOCAL_REGION
+    }
+    assert stack.outputs["DashboardUrl"] == (
+        f"https://{LOCAL_REGION}.console.aws.amazon.com/cloudwatch/home?region={LOCAL_REGION}#dashboards/dashboard/{name}"
+    )
 
 
 # ---------------------------------------------------------------- the pipeline, through the stack's outputs
