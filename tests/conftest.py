@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -59,11 +59,18 @@ def moto_endpoint() -> Iterator[str]:
 @pytest.fixture
 def local_aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> LocalStack:
     """A clean moto server with the template's data-plane resources, and the environment pointed at it."""
+    return provision_local_aws(moto_endpoint, monkeypatch)
+
+
+def provision_local_aws(
+    moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, parameters: Mapping[str, str] | None = None
+) -> LocalStack:
+    """``local_aws`` with template parameters other than the defaults (e.g. ``{"InputPrefix": "input data/"}``)."""
     requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10).raise_for_status()
     for name, value in local_aws_environment(moto_endpoint).items():
         monkeypatch.setenv(name, value)
     reset_clients()
-    stack = provision_from_template(moto_endpoint)
+    stack = provision_from_template(moto_endpoint, parameters)
     # Every function's variables as the template gives them (names, queues, limits), the endpoint kept local.
     for environment in stack.function_environments.values():
         for name, value in environment.items():

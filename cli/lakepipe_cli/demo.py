@@ -2,7 +2,8 @@
 
 1. An embedded AWS stand-in (moto server on 127.0.0.1) with the data-plane resources of template.yaml.
 2. CSV → Parquet: sample CSVs (several dialects, a few bad rows) are uploaded under input/ and the real
-   CsvToParquetFunction handler gets the S3 events S3 would send (plus one duplicate delivery).
+   CsvToParquetFunction handler gets the S3 events S3 would send (plus one duplicate delivery). `--input-prefix`
+   sets the stack's InputPrefix (e.g. "input data/"); the samples go under it.
 3. Weather: the real state machine definition is walked locally — IngestWeatherFunction's handler (live
    Open-Meteo when reachable, else a recorded response served on loopback), the real Glue script on local Spark,
    the views' CREATE OR REPLACE VIEW statements and the validation SQL on DuckDB (sqlglot transpiles Athena's
@@ -22,7 +23,7 @@ import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -121,20 +122,37 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     parser.add_argument("--offline", action="store_true", help="use the recorded Open-Meteo response, never the API")
     parser.add_argument("--live-timeout", type=float, default=2.0, help="seconds to wait for Open-Meteo (default 2)")
+    parser.add_argument(
+        "--input-prefix",
+        default=None,
+        help="the stack's InputPrefix, e.g. \"input data/\" (default: the template's, input/); the samples go under it",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     console = Console(width=None if sys.stdout.isatty() else 120)
-    result = run_demo(args.output, offline=args.offline, live_timeout=args.live_timeout, console=console)
+    result = run_demo(
+        args.output,
+        offline=args.offline,
+        live_timeout=args.live_timeout,
+        input_prefix=args.input_prefix,
+        console=console,
+    )
     print_summary(result, console)
     return 0 if result.ok else 1
 
 
 def run_demo(
-    output_dir: Path, *, offline: bool, live_timeout: float = 2.0, console: Console | None = None
+    output_dir: Path,
+    *,
+    offline: bool,
+    live_timeout: float = 2.0,
+    input_prefix: str | None = None,
+    console: Console | None = None,
 ) -> DemoResult:
-    """Run the whole local pipeline; the result holds every number the summary shows."""
+    """Run the whole local pipeline; the result holds every number the summary shows. ``input_prefix`` is the
+    stack's InputPrefix parameter (None: the template's default); the sample CSVs are uploaded under it."""
     console = console or Console(quiet=True)
     # A duplicate delivery publishes no metrics by design; Powertools warns about exactly that.
     warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -149,7 +167,7 @@ def run_demo(
         recording_traces(output_dir / "traces") as recorder,
     ):
         with console.status("Creating the template's resources on the embedded AWS stand-in…"):
-            stack = provision_from_template(endpoint)
+            stack = provision_from_template(endpoint, None if input_prefix is None else {"InputPrefix": input_prefix})
         console.print(
             f"[green]✓[/] AWS stand-in at {endpoint}: bucket [bold]{stack.bucket}[/], "
             f"Glue database [bold]{stack.database}[/]"
@@ -187,7 +205,7 @@ def _csv_stage(stack: LocalStack, result: DemoResult, log_file: TextIO, console:
         return response
 
     with console.status("CSV → Parquet: uploading samples; S3 → queue → CsvToParquetFunction…"):
-        samples = sample_csv_files()
+        samples = _under_the_input_prefix(sample_csv_files(), str(stack.resolve({"Ref": "InputPrefix"})))
         for sample in samples:
             s3.put_object(
                 Bucket=stack.bucket, Key=sample.key, Body=sample.body
@@ -217,6 +235,11 @@ def _csv_stage(stack: LocalStack, result: DemoResult, log_file: TextIO, console:
         f"{mark} CSV → Parquet: {len(result.csv)} files converted; duplicate delivery ignored: "
         f"{result.duplicate_delivery_ignored}"
     )
+
+
+def _under_the_input_prefix(samples: list[SampleCsv], input_prefix: str) -> list[SampleCsv]:
+    """The samples at their place below the stack's input prefix (they are written for the default, input/)."""
+    return [replace(sample, key=input_prefix + sample.key.removeprefix("input/")) for sample in samples]
 
 
 def _quarantined_lines(stack: LocalStack, summary_key: str | None) -> tuple[int, ...]:
@@ -375,8 +398,13 @@ def _local_tasks(
         )
         return {"MessageId": response["MessageId"]}
 
+    def put_metric_data(parameters: dict[str, Any]) -> dict[str, Any]:
+        boto3.client("cloudwatch").put_metric_data(**parameters)  # the moto server's CloudWatch
+        return {}
+
     return {
         "arn:aws:states:::lambda:invoke": ingest,
+        "arn:aws:states:::aws-sdk:cloudwatch:putMetricData": put_metric_data,
         "arn:aws:states:::glue:startJobRun.sync": glue_job,
         "arn:aws:states:::athena:startQueryExecution": start_query,
         "arn:aws:states:::athena:getQueryExecution": query_state,

@@ -319,8 +319,8 @@ def provision_from_template(
 
 
 def _name_compute_resources(template: Mapping[str, Any], resolver: IntrinsicResolver) -> None:
-    """Names and ARNs for what is not created locally (functions, Glue jobs, state machines), so references to
-    them resolve: the demo runs those pieces itself, under these names."""
+    """Names and ARNs for what is not created locally (functions, Glue jobs, state machines, alarms, rules, the
+    dashboard), so references to them resolve: the demo runs those pieces itself, under these names."""
     prefix = f"arn:aws:{{service}}:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}"
     for logical_id, spec in template["Resources"].items():
         properties = spec.get("Properties", {})
@@ -333,6 +333,16 @@ def _name_compute_resources(template: Mapping[str, Any], resolver: IntrinsicReso
             name = resolver.resolve(properties.get("Name")) or logical_id
             resolver.physical_ids[logical_id] = f"{prefix.format(service='states')}:stateMachine:{name}"
             resolver.physical_ids[f"{logical_id}.Name"] = name
+        elif spec.get("Type") == "AWS::CloudWatch::Alarm":  # named by CloudFormation: <stack>-<logical id>-<id>
+            name = f"lakepipe-{logical_id}"
+            resolver.physical_ids[logical_id] = name
+            resolver.physical_ids[f"{logical_id}.Arn"] = f"{prefix.format(service='cloudwatch')}:alarm:{name}"
+        elif spec.get("Type") == "AWS::Events::Rule":
+            name = resolver.resolve(properties.get("Name")) or f"lakepipe-{logical_id}"
+            resolver.physical_ids[logical_id] = name
+            resolver.physical_ids[f"{logical_id}.Arn"] = f"{prefix.format(service='events')}:rule/{name}"
+        elif spec.get("Type") == "AWS::CloudWatch::Dashboard":
+            resolver.physical_ids[logical_id] = resolver.resolve(properties.get("DashboardName")) or logical_id
 
 
 def _function_environments(template: Mapping[str, Any], resolver: IntrinsicResolver) -> dict[str, dict[str, str]]:

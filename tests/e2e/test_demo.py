@@ -36,9 +36,13 @@ def o_lines(dataset: str, result: DemoResult) -> tuple[int, ...]:
 
 
 def test_demo_runs_both_pipelines_offline_with_the_numbers_the_inputs_imply(tmp_path: Path) -> None:
-    result = run_demo(tmp_path, offline=True)
+    # The stack configured with the first seed's own folder, a prefix with a space (CI's `make demo` runs the
+    # template's default, input/, so both are run on every push at the cost of one demo)
+    result = run_demo(tmp_path, offline=True, input_prefix="input data/")
 
     assert result.ok, result.pipeline_error
+    assert all(o.sample.key.startswith("input data/") for o in result.csv)
+    assert all(o.output_key and o.output_key.startswith(f"database/{o.sample.dataset}/") for o in result.csv)
     assert [(o.sample.dataset, o.rows_in, o.rows_out, o.quarantined_lines) for o in result.csv] == [
         ("customers", 202, 200, o_lines("customers", result)),
         ("ventes", 201, 200, o_lines("ventes", result)),
@@ -64,6 +68,7 @@ def test_demo_runs_both_pipelines_offline_with_the_numbers_the_inputs_imply(tmp_
         "CheckValidationQueryState",
         "GetValidationResults",
         "CheckValidationResult",
+        "RecordValidationPassed",
         "PipelineSucceeded",
     ]
     assert result.views == ["daily_weather_by_city", "precipitation_totals", "temperature_trend"]

@@ -21,15 +21,21 @@ SUBSTITUTIONS = {
     "GlueDatabaseName": "lakepipe_dev",
     "NotificationTopicArn": "arn:aws:sns:eu-west-3:123456789012:lakepipe-NotificationTopic",
     "StageName": "dev",
+    "MetricsNamespace": "lakepipe-dev",
 }
 MANIFEST = {"run_id": "20261122T030000Z", "ingest_date": "2026-11-22", "window_start": "2026-11-20",
             "window_end": "2026-11-23"}  # fmt: skip
 
 
 def tasks(
-    *, validation_row: list[Any], glue_error: str | None = None, failing_view: str | None = None
+    *,
+    validation_row: list[Any],
+    glue_error: str | None = None,
+    failing_view: str | None = None,
+    metrics: list[Any] | None = None,
 ) -> tuple[dict[str, Any], list[Any]]:
     published: list[Any] = []
+    recorded = [] if metrics is None else metrics
     queries: dict[str, str] = {}
 
     def glue(parameters: dict[str, Any]) -> dict[str, Any]:
@@ -65,6 +71,7 @@ def tasks(
             }
         },
         "arn:aws:states:::sns:publish": lambda parameters: published.append(parameters) or {"MessageId": "m-1"},
+        "arn:aws:states:::aws-sdk:cloudwatch:putMetricData": lambda parameters: recorded.append(parameters) or {},
     }
     return implementations, published
 
@@ -85,7 +92,8 @@ def test_happy_path_reaches_pipeline_succeeded() -> None:
 
 
 def test_failed_checks_notify_and_fail_with_their_names() -> None:
-    implementations, published = tasks(validation_row=[False, "duplicate_keys,missing_days"])
+    metrics: list[Any] = []
+    implementations, published = tasks(validation_row=[False, "duplicate_keys,missing_days"], metrics=metrics)
 
     execution = machine(implementations).run("checks", {"id": "e-2"})
 
@@ -96,6 +104,10 @@ def test_failed_checks_notify_and_fail_with_their_names() -> None:
                                                                  "PipelineFailed"]  # fmt: skip
     assert published[0]["Message"]["error"] == "Validation.ChecksFailed"
     assert published[0]["TopicArn"] == SUBSTITUTIONS["NotificationTopicArn"]
+    # the verdict was counted for the dashboard before the failure was recorded
+    assert [(m["Namespace"], m["MetricData"][0]["Dimensions"]) for m in metrics] == [
+        ("lakepipe-dev", [{"Name": "Result", "Value": "failed"}])
+    ]
 
 
 def test_a_failed_glue_run_is_caught_and_notified() -> None:

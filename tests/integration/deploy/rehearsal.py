@@ -124,6 +124,8 @@ MOTO_KEEPS: dict[str, frozenset[str]] = {
     # Policies are kept as Python's repr of the document, not JSON: they are put again below.
     "AWS::IAM::Role": frozenset({"RoleName", "AssumeRolePolicyDocument", "Path", "Description", "MaxSessionDuration"}),
     "AWS::IAM::Policy": frozenset({"PolicyName", "Roles", "Users", "Groups"}),
+    # Both go to put_dashboard; the body's !Sub names alarms and a Glue job moto cannot create: it is put again below.
+    "AWS::CloudWatch::Dashboard": frozenset({"DashboardName", "DashboardBody"}),
 }
 
 NOT_CHECKED_HERE: dict[tuple[str, str], str] = {
@@ -727,7 +729,17 @@ def _lambda_configuration(name: str) -> Applier:
     return apply
 
 
+def _put_dashboard_body(stack: RehearsedStack, logical_id: str, body: str) -> None:
+    """The body as the stack resolves it. moto's !Sub leaves the names of what it could not create (the alarms, the
+    Glue job) as the literal ${Name}; everywhere else the two resolutions must agree."""
+    cloudwatch, name = stack.client("cloudwatch"), stack.physical_id(logical_id)
+    kept = json.loads(cloudwatch.get_dashboard(DashboardName=name)["DashboardBody"])
+    stack.disagreements += disagreements(kept, json.loads(body), f"{logical_id}.DashboardBody")
+    cloudwatch.put_dashboard(DashboardName=name, DashboardBody=body)
+
+
 DROPPED_PROPERTY_APPLIERS: dict[tuple[str, str], Applier] = {
+    ("AWS::CloudWatch::Dashboard", "DashboardBody"): _put_dashboard_body,
     ("AWS::S3::Bucket", "VersioningConfiguration"): lambda stack, logical_id, value: stack.client(
         "s3"
     ).put_bucket_versioning(Bucket=_bucket(stack, logical_id), VersioningConfiguration=value),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import functools
 import io
 import json
 import re
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from unittest import mock
+from urllib.parse import quote_plus
 
 import boto3
 import pyarrow.parquet as pq
@@ -47,6 +49,7 @@ from lakepipe.handlers.csv_to_parquet import lambda_handler as csv_to_parquet
 from lakepipe_cli.lambda_runtime import invoke
 from lakepipe_cli.local_aws import LOCAL_REGION, LocalStack, local_aws_environment
 from tests.conftest import REPO_ROOT
+from tests.dashboard_rules import alarm_arns, dashboard_body_problems, named_metrics
 from tests.integration.csv.s3_events import s3_put_event
 from tests.integration.deploy.rehearsal import (
     MOTO_CANNOT_CREATE,
@@ -97,6 +100,7 @@ class GuidedDeploy:
     s3_prefix: str
     parameters: dict[str, str]
     offered_defaults: dict[str, Any]
+    answers: dict[str, str]
 
 
 def guided_deploy(stack_name: str, answers: dict[str, str]) -> GuidedDeploy:
@@ -142,6 +146,7 @@ def guided_deploy(stack_name: str, answers: dict[str, str]) -> GuidedDeploy:
         s3_prefix=context.guided_s3_prefix,
         parameters=sanitize_parameter_overrides(context.guided_parameter_overrides),
         offered_defaults={k.removeprefix("Parameter "): v for k, v in offered.items()},
+        answers=dict(answers),
     )
 
 
@@ -183,9 +188,23 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[ClientF
         requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10).raise_for_status()
 
 
+@functools.cache
+def guided_with(input_prefix: str | None) -> GuidedDeploy:
+    """The guided deploy, answering AlarmEmail and (unless None: Enter) InputPrefix."""
+    answers = {"AlarmEmail": ALARM_EMAIL} | ({} if input_prefix is None else {"InputPrefix": input_prefix})
+    return guided_deploy(STACK_NAME, answers)
+
+
 @pytest.fixture(scope="module")
 def guided() -> GuidedDeploy:
-    return guided_deploy(STACK_NAME, {"AlarmEmail": ALARM_EMAIL})
+    return guided_with(None)
+
+
+# The tests where the input prefix matters run twice: with the default, and with the first seed's own folder, a
+# prefix with a space ("input data/"), typed at the guided prompt as a user would.
+@pytest.fixture(scope="module", params=[None, "input data/"], ids=["default-prefix", "input-data-prefix"])
+def guided_any_prefix(request: pytest.FixtureRequest) -> GuidedDeploy:
+    return guided_with(request.param)
 
 
 @pytest.fixture
@@ -198,8 +217,19 @@ def stack(aws: ClientFactory, packaged: dict[str, Any], guided: GuidedDeploy) ->
     return create_stack(aws, packaged, guided.stack_name, guided.parameters)
 
 
+@pytest.fixture
+def stack_any_prefix(
+    aws: ClientFactory, translated_template: dict[str, Any], guided_any_prefix: GuidedDeploy
+) -> RehearsedStack:
+    packaged = package(translated_template, guided_any_prefix, aws)
+    return create_stack(aws, packaged, guided_any_prefix.stack_name, guided_any_prefix.parameters)
+
+
 # ---------------------------------------------------------------- the guided deploy
-def test_guided_deploy_puts_artifacts_under_the_stack_name_and_asks_for_an_alarm_email(guided: GuidedDeploy) -> None:
+def test_guided_deploy_puts_artifacts_under_the_stack_name_and_asks_for_an_alarm_email(
+    guided_any_prefix: GuidedDeploy,
+) -> None:
+    guided = guided_any_prefix
     # SAM CLI's guided flow, not a copy of its rule: the prefix it uploads under is the name typed
     assert (guided.stack_name, guided.s3_bucket, guided.s3_prefix) == (STACK_NAME, MANAGED_ARTIFACT_BUCKET, STACK_NAME)
     # AlarmEmail is offered no address (SAM CLI pre-fills "" for a parameter without a default), and Enter alone
@@ -210,12 +240,17 @@ def test_guided_deploy_puts_artifacts_under_the_stack_name_and_asks_for_an_alarm
     assert guided.parameters["AlarmEmail"] == ALARM_EMAIL
     assert guided.parameters["Stage"] == "dev"
     assert set(guided.parameters) == set(load_sam_template(REPO_ROOT / "template.yaml")["Parameters"])
+    # SAM offers the template's default prefix; one typed with a space reaches the stack's parameters whole
+    assert guided.offered_defaults["InputPrefix"] == "input/"
+    assert guided.parameters["InputPrefix"] == guided.answers.get("InputPrefix", "input/")
 
 
 # ---------------------------------------------------------------- create, delete, create again
 def test_the_stack_is_created_deleted_and_created_again_with_the_same_parameters(
-    aws: ClientFactory, packaged: dict[str, Any], guided: GuidedDeploy
+    aws: ClientFactory, translated_template: dict[str, Any], guided_any_prefix: GuidedDeploy
 ) -> None:
+    guided = guided_any_prefix
+    packaged = package(translated_template, guided, aws)
     # Given a first creation, with data in its bucket
     first = create_stack(aws, packaged, guided.stack_name, guided.parameters)
     aws("s3").put_object(Bucket=first.outputs["DataBucketName"], Key="landing/weather/kept.json", Body=b"{}")
@@ -242,6 +277,17 @@ def test_the_stack_is_created_deleted_and_created_again_with_the_same_parameters
     for name in ("GlueDatabaseName", "AthenaWorkGroupName", "WeatherEtlJobName", "WeatherPipelineStateMachineName"):
         assert second.outputs[name] == first.outputs[name]
     assert aws("glue").get_database(Name=second.outputs["GlueDatabaseName"])["Database"]["Name"] == "lakepipe_dev"
+    # where CSVs go, as the outputs say and as S3 was told to filter (the prefix URL-encoded as S3's guide asks:
+    # a space as "+", tests/unit/test_input_prefix.py), read back from the bucket
+    prefix = guided.parameters["InputPrefix"]
+    bucket = second.outputs["DataBucketName"]
+    assert second.outputs["CsvInputLocation"] == f"s3://{bucket}/{prefix}"
+    notifications = aws("s3").get_bucket_notification_configuration(Bucket=bucket)["QueueConfigurations"]
+    filtered = {
+        rule["Value"] for n in notifications for rule in n["Filter"]["Key"]["FilterRules"] if rule["Name"] == "prefix"
+    }
+    assert filtered == {quote_plus(prefix, safe="/")}
+    assert {n["QueueArn"] for n in notifications} == {second.attribute("CsvEventsQueue", "Arn")}
 
 
 def test_a_retained_bucket_with_a_fixed_name_cannot_be_created_twice(
@@ -293,15 +339,19 @@ def allowed(call: Any, **arguments: Any) -> bool:
 
 
 def test_each_role_allows_the_pipelines_own_calls_and_refuses_the_rest(
-    stack: RehearsedStack, aws: ClientFactory
+    stack_any_prefix: RehearsedStack, aws: ClientFactory
 ) -> None:
+    stack = stack_any_prefix
     bucket = stack.outputs["DataBucketName"]
+    # the CSV role's resources hold the prefix as the key is stored, a space included (S3's ARN format)
+    prefix = stack.parameters["InputPrefix"]
+    input_key, beside_key = f"{prefix}users.csv", f"{prefix.rstrip('/')}x/users.csv"
     script_bucket, script_key = s3_location(stack.properties("WeatherEtlJob")["Command"]["ScriptLocation"])
     # the same script as another stack's deploy would upload it, beside this one's
     other_stack_key = script_key.replace(f"{STACK_NAME}/", "another-stack/", 1)
     s3 = aws("s3")
     s3.put_object(Bucket=script_bucket, Key=other_stack_key, Body=GLUE_SCRIPT.read_bytes())
-    for key in ("landing/weather/source=open-meteo/x.json", "database/users/users.parquet", "input/users.csv"):
+    for key in ("landing/weather/source=open-meteo/x.json", "database/users/users.parquet", input_key, beside_key):
         s3.put_object(Bucket=bucket, Key=key, Body=b"x")
     glue = role_client(aws, stack.attribute("WeatherEtlJobRole", "Arn"))
     ingest = role_client(aws, stack.attribute("IngestWeatherFunctionRole", "Arn"))
@@ -325,7 +375,8 @@ def test_each_role_allows_the_pipelines_own_calls_and_refuses_the_rest(
         assert allowed(ingest.put_object, Bucket=bucket, Key="landing/weather/source=open-meteo/y.json")
         assert not allowed(ingest.put_object, Bucket=bucket, Key="refined/weather_hourly/z.parquet")
         # the CSV function's policy spells the bucket's name out: it names this creation's bucket
-        assert allowed(converter.get_object, Bucket=bucket, Key="input/users.csv")
+        assert allowed(converter.get_object, Bucket=bucket, Key=input_key)
+        assert not allowed(converter.get_object, Bucket=bucket, Key=beside_key)
         assert not allowed(converter.get_object, Bucket=bucket, Key="landing/weather/source=open-meteo/x.json")
 
 
@@ -369,6 +420,38 @@ def test_failures_are_wired_to_the_topic_and_the_topic_to_the_address(
     assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": stack.attribute("WeatherEtlJobFailedRule", "Arn")}}
 
 
+# ---------------------------------------------------------------- the dashboard, as the stack put it
+def test_the_dashboard_follows_cloudwatchs_rules_and_shows_this_stacks_resources(
+    stack: RehearsedStack, aws: ClientFactory
+) -> None:
+    # Given the dashboard as CloudWatch (moto) holds it after the creation, its body resolved on the live stack
+    name = stack.physical_id("PipelineDashboard")
+    body = json.loads(aws("cloudwatch").get_dashboard(DashboardName=name)["DashboardBody"])
+
+    # Then it follows the documented body structure, and every name in it is one of this creation's resources
+    assert dashboard_body_problems(body) == []
+    alarms = [logical_id for logical_id, spec in stack.resources.items() if spec["Type"] == "AWS::CloudWatch::Alarm"]
+    assert sorted(alarm_arns(body)) == sorted(stack.attribute(alarm, "Arn") for alarm in alarms)
+    named = {(name, value) for metric in named_metrics(body) for name, value in metric.dimensions}
+    queues = {
+        stack.attribute(logical_id, "QueueName")
+        for logical_id, spec in stack.resources.items()
+        if spec["Type"] == "AWS::SQS::Queue"
+    }
+    assert {value for name, value in named if name == "QueueName"} <= queues
+    assert {value for name, value in named if name == "StateMachineArn"} == {
+        stack.outputs["WeatherPipelineStateMachineArn"]
+    }
+    assert {value for name, value in named if name == "JobName"} == {stack.outputs["WeatherEtlJobName"]}
+    assert {value for name, value in named if name == "RuleName"} == {stack.physical_id("WeatherEtlJobFailedRule")}
+    assert {widget["properties"]["region"] for widget in body["widgets"] if widget["type"] == "metric"} == {
+        LOCAL_REGION
+    }
+    assert stack.outputs["DashboardUrl"] == (
+        f"https://{LOCAL_REGION}.console.aws.amazon.com/cloudwatch/home?region={LOCAL_REGION}#dashboards/dashboard/{name}"
+    )
+
+
 # ---------------------------------------------------------------- the pipeline, through the stack's outputs
 def csv_trigger_event(bucket: str, key: str, body: bytes, put: dict[str, Any]) -> dict[str, Any]:
     """The event the stack's CSV trigger delivers for one upload: an SQS batch (the function's event source mapping
@@ -377,8 +460,11 @@ def csv_trigger_event(bucket: str, key: str, body: bytes, put: dict[str, Any]) -
     return s3_put_event(described | {"version_id": put.get("VersionId")})
 
 
-def test_a_csv_dropped_in_the_stacks_input_location_is_converted(stack: RehearsedStack, aws: ClientFactory) -> None:
-    # Given a CSV uploaded where the stack's CsvInputLocation output says
+def test_a_csv_dropped_in_the_stacks_input_location_is_converted(
+    stack_any_prefix: RehearsedStack, aws: ClientFactory
+) -> None:
+    stack = stack_any_prefix
+    # Given a CSV uploaded where the stack's CsvInputLocation output says (under "input data/" in one run)
     bucket, prefix = s3_location(stack.outputs["CsvInputLocation"])
     body = b"station,observed_on,rain_mm\nOrly,2026-11-20,1.5\nBron,2026-11-20,0.0\nNice,2026-11-21,12.25\n"
     key = f"{prefix}rain/november.csv"

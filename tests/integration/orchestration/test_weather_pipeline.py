@@ -65,6 +65,12 @@ GOOD_MEASURES = {
 }
 
 
+def validation_runs(pipeline: PipelineHarness) -> list[list[dict[str, str]]]:
+    """The dimensions of every ValidationRuns metric the execution published, as CloudWatch lists them."""
+    listed = pipeline.client("cloudwatch").list_metrics(Namespace="lakepipe-dev", MetricName="ValidationRuns")
+    return [metric["Dimensions"] for metric in listed["Metrics"]]
+
+
 def validation_row(passed: str | None, failed_checks: str | None, **measures: str | None) -> list[str | None]:
     """One result row in VALIDATION_COLUMNS order (None is SQL NULL)."""
     values = {"passed": passed, "failed_checks": failed_checks} | GOOD_MEASURES | measures
@@ -106,8 +112,11 @@ def test_a_scheduled_run_ingests_transforms_validates_and_succeeds(pipeline: Pip
         "CheckValidationQueryState",
         "GetValidationResults",
         "CheckValidationResult",
+        "RecordValidationPassed",
         "PipelineSucceeded",
     ]
+    # the verdict was published for the dashboard by the interpreter's own CloudWatch call (moto's CloudWatch)
+    assert validation_runs(pipeline) == [[{"Name": "Result", "Value": "passed"}]]
     # the function got the scheduled event, and its manifest flows through unchanged
     (invocation,) = execution.scheduled_parameters("invoke")
     assert invocation == {"FunctionName": pipeline.function_arn, "Payload": SCHEDULED_EVENT}
@@ -212,14 +221,16 @@ def test_failed_validation_checks_are_notified_and_named_in_the_cause(pipeline: 
         "Run 20261122T030000Z failed the validation checks [duplicate_keys,null_temperature_rate] "
         f"on observation dates 2026-11-20 to 2026-11-29 (Athena query {query.id})."
     )
-    assert execution.states_entered[-4:] == [
+    assert execution.states_entered[-5:] == [
         "CheckValidationResult",
+        "RecordValidationFailed",
         "ValidationChecksFailed",
         "NotifyFailure",
         "PipelineFailed",
     ]
     notification = failure_notification(pipeline, execution)
     assert (notification["error"], notification["cause"]) == (execution.error, execution.cause)
+    assert validation_runs(pipeline) == [[{"Name": "Result", "Value": "failed"}]]
 
 
 def test_a_null_validation_verdict_is_reported_as_unreadable(pipeline: PipelineHarness) -> None:

@@ -297,3 +297,29 @@ def test_glue_and_athena_permissions_are_scoped_to_the_job_and_the_workgroup(
     (workgroup_resource,) = resources_for("athena:StartQueryExecution")
     assert ":workgroup/${" in workgroup_resource["Fn::Sub"]
     assert resources_for("athena:GetQueryResults") == [workgroup_resource]
+
+
+def test_each_validation_verdict_is_counted_and_a_lost_count_is_never_silent(
+    definition: dict[str, Any], state_machine: dict[str, Any]
+) -> None:
+    states = definition["States"]
+    recorders = {
+        name: state
+        for name, state in states.items()
+        if state.get("Resource") == "arn:aws:states:::aws-sdk:cloudwatch:putMetricData"
+    }
+
+    # one ValidationRuns data point per verdict, in the functions' namespace, by Result
+    assert {name: state["Parameters"]["MetricData"][0]["Dimensions"] for name, state in recorders.items()} == {
+        "RecordValidationPassed": [{"Name": "Result", "Value": "passed"}],
+        "RecordValidationFailed": [{"Name": "Result", "Value": "failed"}],
+    }
+    assert {state["Parameters"]["Namespace"] for state in recorders.values()} == {"${MetricsNamespace}"}
+    assert state_machine["Properties"]["DefinitionSubstitutions"]["MetricsNamespace"] == {
+        "Fn::Sub": "lakepipe-${Stage}"
+    }
+    # a passed run whose count is lost is notified; a failed run reports its failed checks either way
+    assert [c["Next"] for c in recorders["RecordValidationPassed"]["Catch"]] == ["MetricsPublishFailed"]
+    assert states["MetricsPublishFailed"]["Parameters"]["Error"] == "Metrics.PublishFailed"
+    assert [c["Next"] for c in recorders["RecordValidationFailed"]["Catch"]] == ["ValidationChecksFailed"]
+    assert recorders["RecordValidationFailed"]["Next"] == "ValidationChecksFailed"
