@@ -63,26 +63,36 @@ def cold_imports(function_environment: dict[str, str], *, repeats: int, pycache:
             float(subprocess.run(timed, env=environment, check=True, capture_output=True, text=True).stdout)
             for _ in range(repeats)
         ]
-        profile = subprocess.run(
-            [sys.executable, "-X", "importtime", "-c", f"import {HANDLER_MODULE}"],
-            env=environment,
-            check=True,
-            capture_output=True,
-            text=True,
+        profile, baseline = (
+            subprocess.run(
+                [sys.executable, "-X", "importtime", "-c", code],
+                env=environment,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stderr
+            for code in (f"import {HANDLER_MODULE}", "pass")
         )
-        results[variant] = {"seconds": samples, "slowest": slowest_imports(profile.stderr, 10)}
+        results[variant] = {"seconds": samples, "slowest": slowest_imports(profile, 10, baseline=baseline)}
     return results
 
 
-def slowest_imports(importtime_output: str, count: int) -> list[tuple[str, float]]:
-    """The ``count`` modules with the largest cumulative import time (seconds), from ``-X importtime``'s lines
-    (``import time: self [us] | cumulative | imported package``)."""
+def _import_times(importtime_output: str) -> list[tuple[str, float]]:
     timings = []
     for line in importtime_output.splitlines():
         if not line.startswith("import time:") or "imported package" in line:
             continue
         _, cumulative, name = line.removeprefix("import time:").split("|")
         timings.append((name.strip(), int(cumulative) / 1e6))
+    return timings
+
+
+def slowest_imports(importtime_output: str, count: int, *, baseline: str = "") -> list[tuple[str, float]]:
+    """The ``count`` modules with the largest cumulative import time (seconds), from ``-X importtime``'s lines
+    (``import time: self [us] | cumulative | imported package``), leaving out those of ``baseline`` (the same
+    report for an empty program: the interpreter's own start-up, ``site`` and the like)."""
+    started_anyway = {name for name, _ in _import_times(baseline)}
+    timings = [timing for timing in _import_times(importtime_output) if timing[0] not in started_anyway]
     return sorted(timings, key=lambda timing: -timing[1])[:count]
 
 
