@@ -240,6 +240,11 @@ class Bench:
                 print(f"    {label}: {verdict['rejected']} rejected of {verdict['expected_rejected']} spoilt, {state}")
 
     def handler_phase(self, source: GeneratedCsv, invocations: int, import_repeats: int) -> None:
+        print(
+            f"handler: the same {source.bytes / 1e6:.0f} MB converted alone (no AWS calls), for comparison", flush=True
+        )
+        for _ in range(3):
+            self.convert("handler", "10MB", source, "lakepipe", len(self.all_cpus), rejects=False, table=False)
         print(f"handler: warm {source.bytes / 1e6:.0f} MB invocations on moto, cold imports", flush=True)
         self.handler, _ = spawn(
             {"task": "handler", "source": str(source.path), "rows": source.rows, "invocations": invocations,
@@ -269,7 +274,8 @@ class Bench:
         if self.agreement.problems:
             sections.append("Dirty files (1 core):\n" + dirty_table(summaries, DIRTY_SHARES, self.agreement))
         if self.handler:
-            sections.append(handler_section(self.handler))
+            alone = summaries.get(("handler", "10MB", len(self.all_cpus), "lakepipe"))
+            sections.append(handler_section(self.handler, alone.seconds if alone else None))
         parent_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         sections.append(
             f"Targets (bench parent's peak RSS: {parent_rss:.0f} MB, the floor under every child's):\n"
@@ -281,15 +287,18 @@ class Bench:
         return "\n\n".join(sections)
 
 
-def handler_section(handler: dict[str, Any]) -> str:
+def handler_section(handler: dict[str, Any], alone_seconds: float | None) -> str:
     warm = handler["warm"]
+
+    def listed(samples: list[float]) -> str:
+        return ", ".join(f"{seconds:.3f}" for seconds in samples)
+
     lines = [
-        "Handler: warm invocations "
-        + ", ".join(f"{seconds:.3f}" for seconds in warm["handler_seconds"])
-        + " s; of which convert_object "
-        + ", ".join(f"{seconds:.3f}" for seconds in warm["conversion_seconds"])
-        + " s"
+        f"Handler (both cores, moto in the same process): warm invocations {listed(warm['handler_seconds'])} s; "
+        f"of which convert_object {listed(warm['conversion_seconds'])} s"
     ]
+    if alone_seconds is not None:
+        lines.append(f"The same file converted alone (convert_csv on local files, no AWS calls): {alone_seconds:.3f} s")
     for variant, cold in handler["cold"].items():
         samples = ", ".join(f"{seconds:.3f}" for seconds in cold["seconds"])
         lines.append(f"Cold import ({variant} env): {samples} s; slowest modules (cumulative):")
@@ -324,7 +333,7 @@ def main() -> int:
     bench = Bench(args.engines.split(","), cpu)
     print(f"CPUs: {len(bench.all_cpus)} usable ({os.cpu_count()} online); one-core runs pinned to CPU {cpu}")
     try:
-        clean = dataset(f"weather-{clean_size}", parse_size(clean_size))
+        clean = dataset(f"weather-{clean_size}", parse_size(clean_size)) if "clean" in phases else None
         family = {}
         if "dirty" in phases:
             for share in DIRTY_SHARES:
@@ -332,7 +341,7 @@ def main() -> int:
                 family[share] = dataset(label, parse_size(dirty_size), with_row_id=True, share=share)
         big = dataset(f"weather-{args.big_size}", parse_size(args.big_size)) if "big" in phases else None
         small = dataset("weather-10MB", parse_size("10MB")) if "handler" in phases else None
-        if "clean" in phases:
+        if clean is not None:
             bench.clean_phase(clean_size, clean, runs)
         if family:
             bench.dirty_phase(family, runs)
