@@ -1,15 +1,25 @@
-"""Benchmark: lakepipe's CSV → Parquet against pandas and DuckDB, on one core and on all cores.
+"""Benchmark: lakepipe's CSV → Parquet beside its peers, dirty files, flat memory, and the function's own costs.
 
-    .venv/bin/python bench/csv_to_parquet.py                 # 100 MB and 1 GB, 3 runs each (about 5 minutes)
-    .venv/bin/python bench/csv_to_parquet.py --sizes 100MB --runs 1
+    make bench                                         # everything, 3 runs (~10 minutes on 2 shared cores)
+    .venv/bin/python bench/csv_to_parquet.py --quick   # 100 MB files, 1 run, no 3 GB run (~2 minutes)
+    .venv/bin/python bench/csv_to_parquet.py --phases clean --engines lakepipe,polars --runs 5
 
-A seeded, weather-like CSV (hourly rows for 50 cities: timestamp, city, coordinates, eight measurements) is
-generated once under bench/data/ (gitignored). Every conversion runs in a fresh subprocess, pinned to one CPU
-with ``sched_setaffinity`` for the single-core runs (DuckDB ignores affinity, so its ``threads`` is set to the
-CPUs the process may use, as lakepipe's worker count is). Reported per engine: throughput over the input size
-(median of the runs; wall time of the conversion itself, after imports), CPU throughput (input size over the
-CPU time the conversion used, all threads: steadier than wall time on a shared machine), the child's peak RSS
-(``ru_maxrss``), the Parquet size, and the ratios against DuckDB and pandas. All engines write zstd Parquet.
+Prints one table of issue 12's targets (measured value, ratio, PASS / MISS), after the detailed tables:
+
+* clean (1 GB): lakepipe, polars, DuckDB, pyarrow and pandas, one core and two, interleaved run by run;
+* dirty (200 MB, one core): bad values in a numeric column on 0 / 0.01 / 1 / 2 % of the rows, lakepipe (against
+  an existing table's declared types) and DuckDB (``store_rejects``); every run's outputs are checked against
+  each other and against the generator (bench/csv_agreement.py): a disagreement fails the bench;
+* big (3 GB): lakepipe's peak RSS, for memory that stays flat from 1 GB;
+* handler: a warm 10 MB invocation through the real handler on moto, and the handler module's cold import
+  (bench/handler_timing.py).
+
+Every conversion runs in a fresh child process that pins itself (``sched_setaffinity``) before importing its
+engine; DuckDB, polars and Arrow are also given the thread count (they size their pools without looking at the
+affinity). Speeds are input MB (10^6 bytes) over the median time of the conversion itself (after imports), wall
+and CPU (all threads); peak RSS is the child's ``ru_maxrss``. This parent process imports no engine: a child's
+``ru_maxrss`` counts the parent's resident memory at fork, so the parent stays small (its own peak is printed).
+The bench exits non-zero only on a correctness failure (rows lost or disagreeing), never on a missed target.
 """
 
 from __future__ import annotations
@@ -17,288 +27,333 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
+import resource
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:  # run as a script: make the bench package importable
+    sys.path.insert(0, str(REPO_ROOT))
+
+from bench.csv_data import GeneratedCsv, Spoilage, generated_as_wanted, path_for, read_generated, stride_for  # noqa: E402
+from bench.csv_targets import (  # noqa: E402
+    COLD_IMPORT_SECONDS,
+    DIRTY_LIMITS,
+    WARM_SECONDS,
+    Agreement,
+    Run,
+    Target,
+    agreement_target,
+    clean_speed_target,
+    dirty_table,
+    dirty_target,
+    flat_memory_target,
+    peak_rss_target,
+    peers_table,
+    seconds_target,
+    share_label,
+    summarise,
+    targets_table,
+)
+
 DATA_DIR = REPO_ROOT / "bench" / "data"
-SIZES = {"100MB": 100_000_000, "1GB": 1_000_000_000}
-ENGINES = ("lakepipe", "duckdb", "pandas")
-SEED = 20261122
-CITIES = [
-    ("Paris", 48.8566, 2.3522), ("Marseille", 43.2965, 5.3698), ("Lyon", 45.764, 4.8357),
-    ("Toulouse", 43.6047, 1.4442), ("Nice", 43.7102, 7.262), ("Nantes", 47.2184, -1.5536),
-    ("Montpellier", 43.6108, 3.8767), ("Strasbourg", 48.5734, 7.7521), ("Bordeaux", 44.8378, -0.5792),
-    ("Lille", 50.6292, 3.0573), ("Rennes", 48.1173, -1.6778), ("Reims", 49.2583, 4.0317),
-    ("Toulon", 43.1242, 5.928), ("Saint-Etienne", 45.4397, 4.3872), ("Le Havre", 49.4944, 0.1079),
-    ("Grenoble", 45.1885, 5.7245), ("Dijon", 47.322, 5.0415), ("Angers", 47.4784, -0.5632),
-    ("Nimes", 43.8367, 4.3601), ("Clermont-Ferrand", 45.7772, 3.087), ("Le Mans", 48.0061, 0.1996),
-    ("Aix-en-Provence", 43.5297, 5.4474), ("Brest", 48.3904, -4.4861), ("Tours", 47.3941, 0.6848),
-    ("Amiens", 49.894, 2.2958), ("Limoges", 45.8336, 1.2611), ("Annecy", 45.8992, 6.1294),
-    ("Perpignan", 42.6887, 2.8948), ("Metz", 49.1193, 6.1757), ("Besancon", 47.2378, 6.0241),
-    ("Orleans", 47.9029, 1.9093), ("Rouen", 49.4432, 1.0999), ("Mulhouse", 47.7508, 7.3359),
-    ("Caen", 49.1829, -0.3707), ("Nancy", 48.6921, 6.1844), ("Avignon", 43.9493, 4.8055),
-    ("Poitiers", 46.5802, 0.3404), ("La Rochelle", 46.1603, -1.1511), ("Pau", 43.2951, -0.3708),
-    ("Calais", 50.9513, 1.8587), ("Bayonne", 43.4929, -1.4748), ("Ajaccio", 41.9192, 8.7386),
-    ("Bastia", 42.6973, 9.4509), ("Chambery", 45.5646, 5.9178), ("Valence", 44.9334, 4.8924),
-    ("Troyes", 48.2973, 4.0744), ("Lorient", 47.7483, -3.3702), ("Quimper", 47.9962, -4.1024),
-    ("Vannes", 47.6582, -2.7608), ("Cherbourg", 49.6337, -1.6222),
-]  # fmt: skip
+OUT_DIR = DATA_DIR / "out"
+ENGINES = ("lakepipe", "polars", "duckdb", "pyarrow", "pandas")
+DIRTY_ENGINES = ("lakepipe", "duckdb")
+DIRTY_SHARES = (0.0, 0.0001, 0.01, 0.02)
+PHASES = ("clean", "dirty", "big", "handler")
 
 
-# ------------------------------------------------------------------------------------------------- data
-def generate_weather_csv(path: Path, target_bytes: int, seed: int = SEED) -> None:
-    """Hourly observations of every city, in time order, until the file reaches ``target_bytes``."""
-    import numpy as np  # noqa: PLC0415
-    import pyarrow as pa  # noqa: PLC0415
-    import pyarrow.csv as pacsv  # noqa: PLC0415
-
-    float64, int64 = pa.float64(), pa.int64()
-    schema = pa.schema(
-        [
-            ("time", pa.timestamp("s")),
-            ("city", pa.string()),
-            *[(name, float64) for name in ("latitude", "longitude", "temperature_2m")],
-            ("relative_humidity_2m", int64),
-            *[(name, float64) for name in ("precipitation", "wind_speed_10m")],
-            ("wind_direction_10m", int64),
-            ("pressure_msl", float64),
-            ("cloud_cover", int64),
-            ("weather_code", int64),
-        ]
-    )
-    rng = np.random.default_rng(seed)
-    names = np.array([name for name, _, _ in CITIES], dtype=object)
-    latitudes = np.array([lat for _, lat, _ in CITIES])
-    longitudes = np.array([lon for _, _, lon in CITIES])
-    hours_per_chunk = 1_000  # 50,000 rows, ~3.7 MB: the file overshoots its target by less than that
-    start = np.datetime64("2015-01-01T00:00", "s")
-    tmp_path = path.with_suffix(".partial")
-    written = 0
-    with pacsv.CSVWriter(str(tmp_path), schema, write_options=pacsv.WriteOptions(quoting_style="none")) as writer:
-        hour = 0
-        while written < target_bytes:
-            hours = np.repeat(np.arange(hour, hour + hours_per_chunk), len(CITIES))
-            city = np.tile(np.arange(len(CITIES)), hours_per_chunk)
-            rows = len(hours)
-            seasonal = 12 - 9 * np.cos((hours % 8766) / 8766 * 2 * np.pi) + 5 * np.sin((hours % 24) / 24 * 2 * np.pi)
-            table = pa.table(
-                {
-                    "time": start + hours.astype("timedelta64[h]"),
-                    "city": names[city],
-                    "latitude": latitudes[city],
-                    "longitude": longitudes[city],
-                    "temperature_2m": np.round(seasonal - (latitudes[city] - 45) + rng.normal(0, 3, rows), 1),
-                    "relative_humidity_2m": rng.integers(25, 101, rows),
-                    "precipitation": np.round(np.maximum(rng.normal(-0.5, 1.2, rows), 0), 1),
-                    "wind_speed_10m": np.round(np.abs(rng.normal(12, 7, rows)), 1),
-                    "wind_direction_10m": rng.integers(0, 360, rows),
-                    "pressure_msl": np.round(rng.normal(1013.5, 9, rows), 1),
-                    "cloud_cover": rng.integers(0, 101, rows),
-                    "weather_code": rng.choice([0, 1, 2, 3, 45, 51, 53, 61, 63, 71, 80, 95], rows),
-                },
-                schema=schema,
-            )
-            writer.write_table(table)
-            hour += hours_per_chunk
-            written = tmp_path.stat().st_size
-    tmp_path.rename(path)
+def parse_size(text: str) -> int:
+    units = {"KB": 10**3, "MB": 10**6, "GB": 10**9}
+    for unit, factor in units.items():
+        if text.upper().endswith(unit):
+            return int(float(text[: -len(unit)]) * factor)
+    return int(text)
 
 
-def dataset(size_label: str) -> Path:
-    path = DATA_DIR / f"weather-{size_label}-seed{SEED}.csv"
-    if not path.exists():
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
-        print(f"generating {path.relative_to(REPO_ROOT)} ...", flush=True)
-        started = time.perf_counter()
-        generate_weather_csv(path, SIZES[size_label])
-        print(f"  {path.stat().st_size / 1e6:.0f} MB in {time.perf_counter() - started:.0f} s", flush=True)
-    return path
+# ---------------------------------------------------------------------------------------------- child side
+def run_child(spec: dict[str, Any]) -> dict[str, Any]:
+    """What a child process does, by ``spec["task"]``; engines are imported here, after the CPUs are pinned."""
+    if spec.get("cpus"):
+        os.sched_setaffinity(0, set(spec["cpus"]))
+    task = spec["task"]
+    if task == "generate":
+        from bench.csv_data import weather_csv  # noqa: PLC0415
 
-
-# ---------------------------------------------------------------------------------------- child process
-# Imports stay inside the functions (noqa PLC0415): a child imports only its own engine, so its start-up and
-# peak RSS are its own, not pandas' + DuckDB's + pyarrow's.
-def run_engine(engine: str, source: Path, target: Path) -> dict[str, float]:
-    """Convert once in this process (the child); returns the conversion's wall time."""
-    cpus = len(os.sched_getaffinity(0))
-    if engine == "lakepipe":
-        sys.path.insert(0, str(REPO_ROOT / "functions"))
-        from lakepipe.domain.csv.convert import ConversionTuning, convert_csv  # noqa: PLC0415
-        from lakepipe.domain.csv.dialect import decompressed, read_exactly, sniff  # noqa: PLC0415
-        from lakepipe.domain.csv.schema import plan_conversion  # noqa: PLC0415
-
-        class Discard:
-            rows = 0
-
-            def write(self, row: object) -> None:
-                self.rows += 1
-
-        started, cpu_started = time.perf_counter(), time.process_time()
-        with source.open("rb") as raw, target.open("wb") as sink:
-            stream, compression = decompressed(raw)
-            sample = read_exactly(stream, 1024 * 1024 + 1)
-            sampled = sniff(sample, complete=len(sample) <= 1024 * 1024, compression=compression)
-            plan = plan_conversion(sampled, None, "s3://bench/database/weather/")
-            convert_csv(stream, plan, sink, Discard(), already_read=sample, tuning=ConversionTuning(workers=cpus))
-        return {"seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu_started}
-    if engine == "duckdb":
-        import duckdb  # noqa: PLC0415
-
-        connection = duckdb.connect()
-        # DuckDB's best configuration from PERFORMANCE-NOTES: explicit threads (it ignores the CPU affinity),
-        # a memory limit, and no insertion-order preservation.
-        connection.execute(f"SET threads = {cpus}")
-        connection.execute("SET memory_limit = '1GB'")
-        connection.execute("SET preserve_insertion_order = false")
-        started, cpu_started = time.perf_counter(), time.process_time()
-        connection.execute(
-            f"COPY (SELECT * FROM read_csv('{source}')) TO '{target}' (FORMAT parquet, COMPRESSION zstd)"  # noqa: S608
+        stride = spec["stride"]
+        generated = weather_csv(
+            Path(spec["directory"]),
+            spec["label"],
+            spec["bytes"],
+            with_row_id=spec["with_row_id"],
+            spoilage=None if stride is None else Spoilage(stride=stride),
         )
-        return {"seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu_started}
-    if engine == "pandas":
-        import pandas as pd  # type: ignore[import-untyped]  # noqa: PLC0415
+        return {"rows": generated.rows}
+    if task == "convert":
+        from bench.csv_engines import run_conversion  # noqa: PLC0415
 
-        started, cpu_started = time.perf_counter(), time.process_time()
-        pd.read_csv(source).to_parquet(target, compression="zstd", engine="pyarrow")
-        return {"seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu_started}
-    raise ValueError(engine)
+        rejects = Path(spec["rejects"]) if spec["rejects"] else None
+        return run_conversion(
+            spec["engine"], Path(spec["source"]), Path(spec["target"]), rejects, against_table=spec["against_table"]
+        )
+    if task == "count_rows":
+        import pyarrow.parquet as pq  # noqa: PLC0415
+
+        return {path: pq.ParquetFile(path).metadata.num_rows for path in spec["paths"]}
+    if task == "verify_dirty":
+        from bench.csv_agreement import check_dirty_run  # noqa: PLC0415
+
+        spoilt = read_generated(Path(spec["source"]))
+        assert spoilt is not None, "a dirty file has its sidecar"
+        assert spoilt.spoilage is not None, "a dirty file says which rows it spoilt"
+        outputs = {role: Path(path) for role, path in spec["outputs"].items()}
+        return check_dirty_run(
+            source=spoilt.path,
+            rows=spoilt.rows,
+            bad_lines=spoilt.bad_lines,
+            column=spoilt.spoilage.column,
+            outputs=outputs,
+        )
+    if task == "handler":
+        from bench.handler_timing import handler_costs  # noqa: PLC0415
+
+        return handler_costs(
+            Path(spec["source"]),
+            expected_rows=spec["rows"],
+            invocations=spec["invocations"],
+            import_repeats=spec["import_repeats"],
+        )
+    raise ValueError(f"unknown task {task}")
 
 
-@dataclass
-class Measurement:
-    engine: str
-    size: str
-    cores: str
-    seconds: float
-    cpu_seconds: float
-    peak_rss_mb: float
-    output_mb: float
-    rows: int
+# --------------------------------------------------------------------------------------------- parent side
+class ChildFailedError(RuntimeError):
+    pass
 
 
-def measure(engine: str, size: str, source: Path, pin_cpu: int | None) -> Measurement:
-    """One conversion in a fresh child process (pinned to ``pin_cpu`` if given)."""
-    target = DATA_DIR / f"out-{engine}.parquet"
-    target.unlink(missing_ok=True)
-    command = [sys.executable, __file__, "--child", engine, str(source), str(target)]
-
-    def pin() -> None:
-        if pin_cpu is not None:
-            os.sched_setaffinity(0, {pin_cpu})
-
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, preexec_fn=pin)  # noqa: PLW1509 - affinity only
-    assert child.stdout is not None
-    output = child.stdout.read()
+def spawn(spec: dict[str, Any]) -> tuple[dict[str, Any], float]:
+    """Run ``spec`` in a fresh interpreter: (its result, its peak RSS in MB)."""
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    result_path = OUT_DIR / f"result-{os.getpid()}.json"
+    result_path.unlink(missing_ok=True)
+    command = [sys.executable, __file__, "--child", json.dumps(spec), "--result", str(result_path)]
+    child = subprocess.Popen(command, cwd=REPO_ROOT)
     _, status, usage = os.wait4(child.pid, 0)
-    if status != 0:
-        raise RuntimeError(f"{engine} failed with status {status}")
-    result = json.loads(output)
-    import pyarrow.parquet as pq  # noqa: PLC0415
-
-    return Measurement(
-        engine=engine,
-        size=size,
-        cores="1" if pin_cpu is not None else str(len(os.sched_getaffinity(0))),
-        seconds=result["seconds"],
-        cpu_seconds=result["cpu_seconds"],
-        peak_rss_mb=usage.ru_maxrss / 1024,
-        output_mb=target.stat().st_size / 1e6,
-        rows=pq.ParquetFile(target).metadata.num_rows,
-    )
+    if status != 0 or not result_path.exists():
+        code = os.waitstatus_to_exitcode(status)
+        raise ChildFailedError(f"{spec['task']} {spec.get('engine', '')} failed (exit code {code})")
+    result: dict[str, Any] = json.loads(result_path.read_text())
+    result_path.unlink()
+    return result, usage.ru_maxrss / 1024
 
 
-# ------------------------------------------------------------------------------------------------ report
-def summarise(measurements: list[Measurement], sizes: list[str]) -> str:
+def dataset(label: str, size: int, *, with_row_id: bool = False, share: float | None = None) -> GeneratedCsv:
+    """The generated file (generated in a child on first use, so this process never imports numpy or pyarrow)."""
+    stride = None if share is None else stride_for(share)
+    path = path_for(DATA_DIR, label)
+    spoilage = None if stride is None else Spoilage(stride=stride)
+    existing = generated_as_wanted(path, with_row_id=with_row_id, spoilage=spoilage)
+    if existing is None:
+        print(f"generating {path.relative_to(REPO_ROOT)} ({size / 1e6:.0f} MB) ...", flush=True)
+        started = time.perf_counter()
+        spec = {"task": "generate", "directory": str(DATA_DIR), "label": label, "bytes": size,
+                "with_row_id": with_row_id, "stride": stride}  # fmt: skip
+        spawn(spec)
+        print(f"  done in {time.perf_counter() - started:.0f} s", flush=True)
+        existing = generated_as_wanted(path, with_row_id=with_row_id, spoilage=spoilage)
+    assert existing is not None
+    return existing
+
+
+class Bench:
+    def __init__(self, engines: list[str], cpu: int) -> None:
+        self.engines = engines
+        self.cpu = cpu
+        self.all_cpus = sorted(os.sched_getaffinity(0))
+        self.runs: list[Run] = []
+        self.agreement = Agreement()
+        self.failures: list[str] = []
+        self.handler: dict[str, Any] | None = None
+
+    def cpus_for(self, cores: int) -> list[int]:
+        return [self.cpu] if cores == 1 else self.all_cpus[:cores]
+
+    def convert(
+        self, phase: str, label: str, source: GeneratedCsv, engine: str, cores: int, *, rejects: bool, table: bool
+    ) -> dict[str, Path]:
+        stem = OUT_DIR / f"{phase}-{label.replace('%', 'pct')}-{cores}c-{engine}"
+        target, rejects_path = stem.with_suffix(".parquet"), Path(f"{stem}-rejects.parquet")
+        target.unlink(missing_ok=True)
+        rejects_path.unlink(missing_ok=True)
+        keep_rejects = engine == "lakepipe" or rejects
+        spec = {"task": "convert", "engine": engine, "source": str(source.path), "target": str(target),
+                "rejects": str(rejects_path) if keep_rejects else None, "cpus": self.cpus_for(cores),
+                "against_table": table}  # fmt: skip
+        timings, peak_rss = spawn(spec)
+        run = Run(phase, label, engine, cores, source.bytes, timings["seconds"], timings["cpu_seconds"], peak_rss,
+                  target.stat().st_size / 1e6)  # fmt: skip
+        self.runs.append(run)
+        print(
+            f"  {phase} {label} {cores} core(s) {engine}: {source.bytes / 1e6 / run.seconds:.0f} MB/s "
+            f"(CPU {source.bytes / 1e6 / run.cpu_seconds:.0f}), {peak_rss:.0f} MB RSS",
+            flush=True,
+        )
+        return {engine: target, f"{engine}_rejects": rejects_path}
+
+    def check_rows(self, outputs: list[Path], source: GeneratedCsv) -> None:
+        counts, _ = spawn({"task": "count_rows", "paths": [str(path) for path in outputs]})
+        for path, rows in counts.items():
+            if rows != source.rows:
+                self.failures.append(f"{Path(path).name}: {rows} rows, the source has {source.rows}")
+
+    def clean_phase(self, label: str, source: GeneratedCsv, runs: int, phase: str = "clean") -> None:
+        engines = self.engines if phase == "clean" else ["lakepipe"]
+        for run in range(runs):
+            print(f"{phase} {label}, run {run + 1} of {runs}", flush=True)
+            outputs = []
+            for cores in (1, len(self.all_cpus)):
+                for engine in engines:  # interleaved: a noisy neighbour slows every engine alike
+                    paths = self.convert(phase, label, source, engine, cores, rejects=False, table=False)
+                    outputs.append(paths[engine])
+            self.check_rows(outputs, source)
+
+    def dirty_phase(self, family: dict[float, GeneratedCsv], runs: int) -> None:
+        for run in range(runs):
+            print(f"dirty, run {run + 1} of {runs}", flush=True)
+            for share, source in family.items():
+                label = share_label(share)
+                outputs: dict[str, Path] = {}
+                for engine in DIRTY_ENGINES:
+                    outputs |= self.convert("dirty", label, source, engine, 1, rejects=True, table=True)
+                verdict, _ = spawn(
+                    {"task": "verify_dirty", "source": str(source.path),
+                     "outputs": {role: str(path) for role, path in outputs.items()}}
+                )  # fmt: skip
+                problems = self.agreement.problems.setdefault(label, [])
+                problems += [f"run {run + 1}: {problem}" for problem in verdict["problems"]]
+                self.agreement.rejected[label] = verdict["rejected"]["lakepipe"]
+                state = "agree" if not verdict["problems"] else "DISAGREE: " + "; ".join(verdict["problems"])
+                print(f"    {label}: {verdict['rejected']} rejected of {verdict['expected_rejected']} spoilt, {state}")
+
+    def handler_phase(self, source: GeneratedCsv, invocations: int, import_repeats: int) -> None:
+        print(
+            f"handler: the same {source.bytes / 1e6:.0f} MB converted alone (no AWS calls), for comparison", flush=True
+        )
+        for _ in range(3):
+            self.convert("handler", "10MB", source, "lakepipe", len(self.all_cpus), rejects=False, table=False)
+        print(f"handler: warm {source.bytes / 1e6:.0f} MB invocations on moto, cold imports", flush=True)
+        self.handler, _ = spawn(
+            {"task": "handler", "source": str(source.path), "rows": source.rows, "invocations": invocations,
+             "import_repeats": import_repeats}
+        )  # fmt: skip
+
+    def targets(self, clean_label: str, big_label: str) -> list[Target]:
+        summaries = summarise(self.runs)
+        cores = len(self.all_cpus)
+        targets = [clean_speed_target(summaries, clean_label, 1), clean_speed_target(summaries, clean_label, cores)]
+        targets.append(peak_rss_target(summaries, "clean", clean_label))
+        targets.append(peak_rss_target(summaries, "big", big_label))
+        targets.append(flat_memory_target(summaries, ("clean", clean_label), ("big", big_label)))
+        targets += [dirty_target(summaries, share, limit) for share, limit in DIRTY_LIMITS.items()]
+        targets.append(agreement_target(self.agreement))
+        warm = self.handler["warm"]["handler_seconds"] if self.handler else []
+        targets.append(seconds_target("warm 10 MB through the handler on moto", WARM_SECONDS, warm))
+        cold = self.handler["cold"]["lambda"]["seconds"] if self.handler else []
+        targets.append(seconds_target("handler cold import (Lambda env, tracing on)", COLD_IMPORT_SECONDS, cold))
+        return targets
+
+    def report(self, clean_label: str, big_label: str) -> str:
+        summaries = summarise(self.runs)
+        sections = []
+        if any(run.phase in ("clean", "big") for run in self.runs):
+            sections.append("Clean files (one row per engine, input, cores):\n" + peers_table(summaries, self.engines))
+        if self.agreement.problems:
+            sections.append("Dirty files (1 core):\n" + dirty_table(summaries, DIRTY_SHARES, self.agreement))
+        if self.handler:
+            alone = summaries.get(("handler", "10MB", len(self.all_cpus), "lakepipe"))
+            sections.append(handler_section(self.handler, alone.seconds if alone else None))
+        parent_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        sections.append(
+            f"Targets (bench parent's peak RSS: {parent_rss:.0f} MB, the floor under every child's):\n"
+            + targets_table(self.targets(clean_label, big_label))
+        )
+        if self.failures or self.agreement.failed:
+            failures = self.failures + [p for problems in self.agreement.problems.values() for p in problems]
+            sections.append("CORRECTNESS FAILURES:\n" + "\n".join(f"- {failure}" for failure in failures))
+        return "\n\n".join(sections)
+
+
+def handler_section(handler: dict[str, Any], alone_seconds: float | None) -> str:
+    warm = handler["warm"]
+
+    def listed(samples: list[float]) -> str:
+        return ", ".join(f"{seconds:.3f}" for seconds in samples)
+
     lines = [
-        "| input | cores | engine | MB/s | CPU MB/s | peak RSS MB | Parquet MB | vs DuckDB | vs pandas |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+        f"Handler (both cores, moto in the same process): warm invocations {listed(warm['handler_seconds'])} s; "
+        f"of which convert_object {listed(warm['conversion_seconds'])} s"
     ]
-    medians: dict[tuple[str, str, str], tuple[float, float, float, float]] = {}
-    for measurement in measurements:
-        key = (measurement.size, measurement.cores, measurement.engine)
-        runs = [m for m in measurements if (m.size, m.cores, m.engine) == key]
-        megabytes = SIZES_BYTES[measurement.size] / 1e6
-        medians[key] = (
-            megabytes / statistics.median(m.seconds for m in runs),
-            megabytes / statistics.median(m.cpu_seconds for m in runs),
-            max(m.peak_rss_mb for m in runs),
-            statistics.median(m.output_mb for m in runs),
-        )
-    for size in sizes:
-        for cores in sorted({m.cores for m in measurements}):
-            for engine in ENGINES:
-                if (size, cores, engine) not in medians:
-                    continue
-                speed, cpu_speed, rss, output = medians[(size, cores, engine)]
-                versus = [
-                    f"{speed / medians[(size, cores, other)][0]:.2f}x" if (size, cores, other) in medians else "-"
-                    for other in ("duckdb", "pandas")
-                ]
-                lines.append(
-                    f"| {size} | {cores} | {engine} | {speed:.0f} | {cpu_speed:.0f} | {rss:.0f} | {output:.1f} | "
-                    f"{versus[0]} | {versus[1]} |"
-                )
-    return "\n".join(lines) + "\n" + targets(medians, sizes)
-
-
-def targets(medians: dict[tuple[str, str, str], tuple[float, float, float, float]], sizes: list[str]) -> str:
-    notes = ["", "Targets (single core, largest input):"]
-    largest = sizes[-1]
-    if all((largest, "1", engine) in medians for engine in ENGINES):
-        lakepipe, duckdb, pandas = (medians[(largest, "1", engine)][0] for engine in ENGINES)
-        notes.append(f"- vs DuckDB: {lakepipe / duckdb:.2f}x (target >= 1.5x)")
-        notes.append(f"- vs pandas: {lakepipe / pandas:.2f}x (target >= 1.8x)")
-    rss = {size: max(v[2] for k, v in medians.items() if k[0] == size and k[2] == "lakepipe") for size in sizes}
-    notes.append(f"- lakepipe peak RSS at {largest}: {rss[largest]:.0f} MB (target <= 512 MB)")
-    if len(sizes) > 1:
-        notes.append(
-            f"- lakepipe RSS growth {sizes[0]} -> {largest}: {rss[largest] - rss[sizes[0]]:+.0f} MB (target <= 64)"
-        )
-    return "\n".join(notes)
-
-
-SIZES_BYTES: dict[str, int] = {}
+    if alone_seconds is not None:
+        lines.append(f"The same file converted alone (convert_csv on local files, no AWS calls): {alone_seconds:.3f} s")
+    for variant, cold in handler["cold"].items():
+        samples = ", ".join(f"{seconds:.3f}" for seconds in cold["seconds"])
+        lines.append(f"Cold import ({variant} env): {samples} s; slowest modules (cumulative):")
+        lines += [f"  {seconds:6.3f} s  {name}" for name, seconds in cold["slowest"]]
+    return "\n".join(lines)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="100MB,1GB", help="comma-separated, among " + ", ".join(SIZES))
-    parser.add_argument("--runs", type=int, default=3, help="runs per engine, size and core count (median)")
-    parser.add_argument("--engines", default=",".join(ENGINES))
-    parser.add_argument("--child", nargs=3, metavar=("ENGINE", "SOURCE", "TARGET"), help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true", help="100 MB files, 1 run, no 3 GB run, 3 invocations")
+    parser.add_argument("--runs", type=int, help="runs per engine, file and core count (median); default 3")
+    parser.add_argument("--phases", default=",".join(PHASES), help="among " + ", ".join(PHASES))
+    parser.add_argument("--engines", default=",".join(ENGINES), help="clean-file engines, among " + ", ".join(ENGINES))
+    parser.add_argument("--clean-size", default="1GB")
+    parser.add_argument("--dirty-size", default="200MB")
+    parser.add_argument("--big-size", default="3GB")
+    parser.add_argument("--invocations", type=int, help="warm handler invocations after the warm-up; default 10")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        engine, source, target = args.child
-        print(json.dumps(run_engine(engine, Path(source), Path(target))))
+        Path(args.result).write_text(json.dumps(run_child(json.loads(args.child))))
         return 0
 
-    sizes = args.sizes.split(",")
-    engines = args.engines.split(",")
+    phases = set(args.phases.split(","))
+    runs = args.runs or (1 if args.quick else 3)
+    invocations = args.invocations or (3 if args.quick else 10)
+    clean_size, dirty_size = ("100MB", "100MB") if args.quick else (args.clean_size, args.dirty_size)
+    if args.quick:
+        phases.discard("big")
     cpu = min(os.sched_getaffinity(0))
-    print(f"CPUs: {len(os.sched_getaffinity(0))} ({os.cpu_count()} online); single-core runs pinned to CPU {cpu}")
-    measurements: list[Measurement] = []
-    for size in sizes:
-        source = dataset(size)
-        SIZES_BYTES[size] = source.stat().st_size
-        for run in range(args.runs):
-            for pin_cpu in (cpu, None):
-                for engine in engines:  # interleaved, so a noisy neighbour hurts every engine alike
-                    measurement = measure(engine, size, source, pin_cpu)
-                    measurements.append(measurement)
-                    print(
-                        f"  run {run + 1} {size} cores={measurement.cores} {engine}: "
-                        f"{SIZES_BYTES[size] / 1e6 / measurement.seconds:.0f} MB/s, "
-                        f"{measurement.peak_rss_mb:.0f} MB RSS, {measurement.rows} rows",
-                        flush=True,
-                    )
+    bench = Bench(args.engines.split(","), cpu)
+    print(f"CPUs: {len(bench.all_cpus)} usable ({os.cpu_count()} online); one-core runs pinned to CPU {cpu}")
+    try:
+        clean = dataset(f"weather-{clean_size}", parse_size(clean_size)) if "clean" in phases else None
+        family = {}
+        if "dirty" in phases:
+            for share in DIRTY_SHARES:
+                label = f"weather-{dirty_size}-rowid-bad{share_label(share).replace('%', 'pct')}"
+                family[share] = dataset(label, parse_size(dirty_size), with_row_id=True, share=share)
+        big = dataset(f"weather-{args.big_size}", parse_size(args.big_size)) if "big" in phases else None
+        small = dataset("weather-10MB", parse_size("10MB")) if "handler" in phases else None
+        if clean is not None:
+            bench.clean_phase(clean_size, clean, runs)
+        if family:
+            bench.dirty_phase(family, runs)
+        if big is not None:
+            bench.clean_phase(args.big_size, big, 1, phase="big")
+        if small is not None:
+            bench.handler_phase(small, invocations, 3 if args.quick else 5)
+    except ChildFailedError as failure:
+        bench.failures.append(str(failure))
     print()
-    print(summarise(measurements, sizes))
-    return 0
+    print(bench.report(clean_size, args.big_size))
+    return 1 if bench.failures or bench.agreement.failed else 0
 
 
 if __name__ == "__main__":
