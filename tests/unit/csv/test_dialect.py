@@ -105,7 +105,16 @@ def test_a_sample_cut_inside_a_multibyte_character_is_still_utf8() -> None:
     cut = body.encode()[:-1]
 
     assert detect_encoding(cut, complete=False) == "utf-8"
-    assert detect_encoding(cut, complete=True) == "cp1252"
+    # Complete, the file really ends in a broken character: still UTF-8 (99 valid accents against one invalid
+    # byte), and the record holding it is quarantined as invalid_encoding
+    assert detect_encoding(cut, complete=True) == "utf-8"
+
+
+def test_accents_of_a_cp1252_export_with_one_valid_utf8_lookalike_stay_cp1252() -> None:
+    # "Ã©" in cp1252 is the valid UTF-8 sequence for "é": one such pair must not outvote the file's own accents
+    body = ("nom\n" + "Élodie\nCécile\nAndré\n" * 20 + "Ã©\n").encode("cp1252")
+
+    assert detect_encoding(body, complete=True) == "cp1252"
 
 
 @pytest.mark.parametrize(

@@ -113,17 +113,6 @@ def test_a_file_whose_only_data_record_is_unterminated_quarantines_it_instead_of
     assert (record["line"], record["reason_code"], audited.raw(record)) == (3, "unterminated_quote", b'1,2,"3')
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "convert.py fast path: a quote still open at the end of the file is converted as pyarrow reads it "
-        "(b'id,name,city\\n1,Ann,Paris\\n2,Bob,\"Lyon' gives the row (2, 'Bob', 'Lyon'); with a trailing newline "
-        "the value is 'Lyon\\n'), "
-        "while the careful path quarantines the same record as unterminated_quote (add a blank line before it "
-        "and it is quarantined): the outcome depends on which path the block took, and records.py's rule says "
-        "quarantine"
-    ),
-)
 @pytest.mark.parametrize("ending", [b"", b"\n"], ids=["at EOF", "newline at EOF"])
 def test_a_quote_open_at_the_end_of_the_file_is_quarantined_whichever_path_its_block_takes(ending: bytes) -> None:
     body = b'id,name,city\n1,Ann,Paris\n2,Bob,"Lyon' + ending
@@ -353,14 +342,6 @@ def test_one_record_over_the_record_size_limit_is_quarantined_and_the_rest_conve
     assert (record["line"], record["reason_code"], audited.raw(record)) == (702, "record_too_long", rows[700])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "convert.py/chunking.py: a record over max_record_bytes is converted, not quarantined, when the guessed "
-        "block holds it whole (the fast path never compares record lengths with the limit): a 9 MiB record with "
-        "the default 8 MiB CsvMaxRecordBytes and 4 MB blocks comes out as a 9 MiB value, 0 records quarantined"
-    ),
-)
 def test_one_record_over_the_default_limit_is_quarantined_with_the_functions_block_size() -> None:
     # Given one record of 9 MiB (the default CsvMaxRecordBytes is 8 MiB), converted as the function runs
     rows = numbered_rows(2000)
@@ -391,14 +372,6 @@ def test_invalid_utf8_after_the_sample_quarantines_that_record_and_keeps_the_acc
     assert audited.table.column("value")[89_999].as_py() == "café 90000"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "dialect.detect_encoding: one record with bytes invalid in UTF-8 inside the sample makes the whole file "
-        "cp1252, so every valid UTF-8 accent in the other rows is silently converted as mojibake "
-        "('café 1' -> 'cafÃ© 1') and nothing is quarantined"
-    ),
-)
 def test_invalid_utf8_in_one_record_of_the_sample_quarantines_that_record_and_keeps_the_accents_of_the_others() -> None:
     rows = ["%d,café %d\n".encode() % (number, number) for number in range(1, 2001)]
     rows[300] = b"301,caf\xe9\xff\n"

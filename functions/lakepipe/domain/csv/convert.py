@@ -285,6 +285,8 @@ class _BlockConverter:
         """
         if not data or b"\r" in data or b"\x00" in data or self._grammar.skip_initial_space:
             return False
+        if len(data) > self._grammar.max_record_bytes:
+            return False  # a block this long may hold a record over the limit: the grammar measures them
         comment = self._grammar.comment
         if comment is not None and (data[0] == comment[0] or b"\n" + comment in data):
             return False

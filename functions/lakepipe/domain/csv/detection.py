@@ -436,6 +436,11 @@ def _sample_table(
     data = join_records(body, layout, keep)
     if dialect.encoding not in {"utf-8", "utf-8-sig"}:
         data = data.decode(dialect.encoding, "replace").encode("utf-8")
+    else:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:  # a few records with invalid bytes (quarantined by the conversion)
+            data = data.decode("utf-8", "replace").encode("utf-8")
     if not data.strip(b"\r\n"):
         return pa.table({name: pa.array([], pa.string()) for name in names})
     return pacsv.read_csv(

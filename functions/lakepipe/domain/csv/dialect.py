@@ -173,11 +173,25 @@ def detect_encoding(sample: bytes, *, complete: bool) -> str:
         except UnicodeDecodeError:
             continue
         return "utf-8"
+    if _mostly_utf8(sample):
+        return "utf-8"  # the records holding the invalid bytes are quarantined as invalid_encoding
     try:
         sample.decode("cp1252")
     except UnicodeDecodeError:
         return "latin-1"
     return "cp1252"
+
+
+def _mostly_utf8(sample: bytes) -> bool:
+    """More valid multi-byte UTF-8 characters than invalid sequences: a UTF-8 file with a few bad records.
+
+    Text in cp1252 or latin-1 almost never forms valid multi-byte sequences (an accent is one byte followed by
+    ASCII), so one bad record in a UTF-8 export must not turn every accent of the file into mojibake.
+    """
+    text = sample.decode("utf-8", "replace")
+    invalid = text.count("\ufffd")
+    non_ascii = len(text) - len(text.encode("ascii", "ignore"))
+    return non_ascii - invalid > invalid
 
 
 def check_is_text(sample: bytes) -> None:
