@@ -285,8 +285,8 @@ class _BlockConverter:
         """
         if not data or b"\r" in data or b"\x00" in data or self._grammar.skip_initial_space:
             return False
-        if len(data) > self._grammar.max_record_bytes:
-            return False  # a block this long may hold a record over the limit: the grammar measures them
+        if len(data) > self._grammar.max_record_bytes and _longest_line(data) > self._grammar.max_record_bytes:
+            return False  # a record over the limit: the grammar quarantines it
         comment = self._grammar.comment
         if comment is not None and (data[0] == comment[0] or b"\n" + comment in data):
             return False
@@ -647,6 +647,16 @@ def _with_numbers(
     if not mask.any():
         return texts
     return pc.replace_with_mask(texts, pa.array(mask), render(pa.array(numbers[mask]).cast(pa.string())))
+
+
+def _longest_line(data: bytes) -> int:
+    """The length of the longest physical line of ``data``, its line feed included."""
+    import numpy as np  # noqa: PLC0415
+
+    ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 0x0A)
+    if not ends.size:
+        return len(data)
+    return int(max(int(ends[0]) + 1, int(np.diff(ends).max(initial=0)), len(data) - 1 - int(ends[-1])))
 
 
 def _line_feeds(data: bytes) -> int:
