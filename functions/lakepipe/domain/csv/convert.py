@@ -455,7 +455,7 @@ class _BlockConverter:
             verdicts.codes[records] = _CODE[QuarantineReason.INVALID_VALUE]
             verdicts.misfits.append(_Misfits(records, index, values))
         if misfit_rows is not None:
-            output = output.filter(pa.array(~misfit_rows))
+            output = _without_rows(output, misfit_rows)
         result.tables.append(output)
         self._tally(block, layout, verdicts, widths, result, converted_rows=output.num_rows)
         return result
@@ -647,6 +647,22 @@ def _with_numbers(
     if not mask.any():
         return texts
     return pc.replace_with_mask(texts, pa.array(mask), render(pa.array(numbers[mask]).cast(pa.string())))
+
+
+_MOST_SLICES = 64
+
+
+def _without_rows(table: pa.Table, dropped: NDArray[np.bool_]) -> pa.Table:
+    """``table`` without the ``dropped`` rows: a few are cut out as zero-copy slices, more by a filter (a copy)."""
+    import numpy as np  # noqa: PLC0415
+
+    rows = np.flatnonzero(dropped)
+    if len(rows) > _MOST_SLICES:
+        return table.filter(pa.array(~dropped))
+    starts = np.concatenate(([0], rows + 1))
+    ends = np.concatenate((rows, [table.num_rows]))
+    pieces = [table.slice(int(start), int(end - start)) for start, end in zip(starts, ends, strict=True) if end > start]
+    return pa.concat_tables(pieces) if pieces else table.slice(0, 0)
 
 
 def _longest_line(data: bytes) -> int:

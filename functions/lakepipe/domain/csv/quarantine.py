@@ -52,32 +52,66 @@ class RefusedValues:
 
 
 class ParquetQuarantine:
-    """Writes quarantined records to a Parquet file opened on the first record (no bad record, no file)."""
+    """Writes quarantined records to a Parquet file opened on the first record (no bad record, no file).
 
-    def __init__(self, open_sink: Callable[[], IO[bytes]], *, dataset: str, source_key: str, version_id: str | None):
+    Records are held until about a row group's worth has come (``flush_rows`` or ``flush_bytes``): a file with
+    a few bad rows in every block would otherwise get one tiny row group per block, and writing one (a column
+    chunk and a compressor per column) cost more than converting the block's good rows.
+    """
+
+    def __init__(
+        self,
+        open_sink: Callable[[], IO[bytes]],
+        *,
+        dataset: str,
+        source_key: str,
+        version_id: str | None,
+        flush_rows: int = 65_536,
+        flush_bytes: int = 8 * 1024 * 1024,
+    ):
         self._open_sink = open_sink
         self._constants = {"dataset": dataset, "source_key": source_key, "source_version_id": version_id}
         self._sink: IO[bytes] | None = None
         self._writer: pq.ParquetWriter | None = None
+        self._pending: list[pa.Table] = []
+        self._pending_rows = 0
+        self._pending_bytes = 0
+        self._flush_rows = flush_rows
+        self._flush_bytes = flush_bytes
         self.records = 0
         self.refused_values: dict[str, RefusedValues] = {}
 
     def write(self, records: pa.Table) -> None:
         if not records.num_rows:
             return
+        self._pending.append(records)
+        self._pending_rows += records.num_rows
+        self._pending_bytes += records.nbytes
+        self.records += records.num_rows
+        if self._pending_rows >= self._flush_rows or self._pending_bytes >= self._flush_bytes:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
         if self._writer is None:
             self._sink = self._open_sink()
             self._writer = pq.ParquetWriter(self._sink, QUARANTINE_FILE_SCHEMA, compression="zstd")
+        records = pa.concat_tables(self._pending)
         rows = records.num_rows
         constants = [pa.array([self._constants[field.name]] * rows, field.type) for field in SOURCE_FIELDS]
         self._writer.write_table(pa.Table.from_arrays([*constants, *records.columns], schema=QUARANTINE_FILE_SCHEMA))
-        self.records += rows
+        self._pending, self._pending_rows, self._pending_bytes = [], 0, 0
 
     def close(self) -> None:
-        if self._writer is not None and self._writer.is_open:
-            self._writer.close()
-        if self._sink is not None and not self._sink.closed:
-            self._sink.close()
+        try:
+            if self._writer is None or self._writer.is_open:
+                self._flush()
+        finally:
+            if self._writer is not None and self._writer.is_open:
+                self._writer.close()
+            if self._sink is not None and not self._sink.closed:
+                self._sink.close()
 
     @property
     def written(self) -> bool:
