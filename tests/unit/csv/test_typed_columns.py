@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from unittest import mock
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -15,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lakepipe.domain.csv import typed_columns
 from lakepipe.domain.csv.column_types import FALSE_VALUES, TRUE_VALUES
 from lakepipe.domain.csv.typed_columns import to_type
 
@@ -128,3 +130,25 @@ def test_decimals_follow_arrows_cast_which_refuses_what_the_type_cannot_hold() -
     assert [str(value) if value is not None else None for value in typed.values.to_pylist()] == [
         "12.50", "3.00", None, "0.00", None, "-0.01", None,
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("arrow_type", [pa.float64(), pa.float32()], ids=str)
+@pytest.mark.parametrize("decimal_point", [".", ","])
+@given(texts=values)
+@settings(max_examples=150, deadline=None)
+def test_floats_cast_in_chunks_equal_the_csv_converter_whichever_chunks_hold_the_misfits(
+    arrow_type: pa.DataType, decimal_point: str, texts: list[str]
+) -> None:
+    # Chunks of three values: most columns here mix chunks the cast accepts whole with chunks judged one by one
+    column = pa.array([text or None for text in texts], pa.string())
+
+    with mock.patch.object(typed_columns, "_FLOAT_CHUNK", 3):
+        typed = to_type(column, arrow_type, decimal_point)
+
+    assert len(typed.values) == len(typed.misfits) == len(texts)
+    got = _comparable(typed.values)
+    for index, text in enumerate(texts):
+        expected = pyarrow_alone(text, arrow_type, decimal_point)
+        assert typed.misfits[index].as_py() == (expected == "misfit"), (text, arrow_type)
+        if expected != "misfit":
+            assert same(got[index], expected), (text, got[index], expected)

@@ -74,17 +74,67 @@ def to_type(text: pa.Array | pa.ChunkedArray, arrow_type: pa.DataType, decimal_p
         misfits = pc.and_(present, pc.invert(fits))
         kept = pc.if_else(misfits, pa.scalar(None, pa.string()), text)
         return TypedColumn(_booleans(kept), misfits)
+    if pa.types.is_floating(arrow_type) and decimal_point == ".":  # with a decimal comma, "1.5" is a misfit
+        return _floats_by_chunks(text, arrow_type, decimal_point)
+    return _judged(text, present, arrow_type, decimal_point)
+
+
+# Values per chunk a float column is cast in: a few bad values in a 50,000-row block cost a few chunks judged.
+_FLOAT_CHUNK = 2048
+_CHUNKS_BEFORE_GIVING_UP = 4
+
+
+def _floats_by_chunks(text: pa.Array, arrow_type: pa.DataType, decimal_point: str) -> TypedColumn:
+    """A float column cast chunk by chunk, a chunk the cast refuses judged value by value.
+
+    Arrow's cast reads a float exactly as the CSV converter does (the same ``StringToFloat`` once the padding is
+    trimmed), so a chunk it accepts whole needs no pattern: for a column with a bad value every few thousand rows,
+    that pattern over the whole column was the largest part of a dirty block's extra cost.
+    """
+    values: list[pa.Array] = []
+    misfits: list[pa.Array] = []
+    refused = 0
+    for tried, start in enumerate(range(0, max(len(text), 1), _FLOAT_CHUNK)):
+        if tried >= _CHUNKS_BEFORE_GIVING_UP and refused * 2 > tried:
+            # Bad values in most chunks (1 % of the rows and more): the rest is judged whole, as before chunks.
+            rest = text.slice(start)
+            judged = _judged(rest, pc.is_valid(rest), arrow_type, decimal_point)
+            values.append(judged.values)
+            misfits.append(judged.misfits)
+            break
+        try:
+            values.append(pc.cast(_prepared_for_cast(text.slice(start, _FLOAT_CHUNK), arrow_type, "."), arrow_type))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            refused += 1
+            chunk = text.slice(start, _FLOAT_CHUNK)
+            judged = _judged(chunk, pc.is_valid(chunk), arrow_type, decimal_point)
+            values.append(judged.values)
+            misfits.append(judged.misfits)
+            continue
+        misfits.append(pa.repeat(pa.scalar(False), len(values[-1])))
+    return TypedColumn(pa.concat_arrays(values), pa.concat_arrays(misfits))
+
+
+def _judged(text: pa.Array, present: pa.BooleanArray, arrow_type: pa.DataType, decimal_point: str) -> TypedColumn:
+    """The values that surely fit (a pattern), the others judged one distinct value at a time, then one cast."""
     fits = _surely_fitting(text, present, arrow_type, decimal_point)
     unsure = pc.and_(present, pc.invert(fits))
     if pc.any(unsure).as_py():
-        fits = pc.or_(fits, _judged_one_by_one(pc.filter(text, unsure), text, arrow_type, decimal_point))
+        # Judged on the unsure values only (a few per block): looking them up in the whole column cost more.
+        judged = _judged_one_by_one(pc.filter(text, unsure), arrow_type, decimal_point)
+        fits = pc.replace_with_mask(fits, unsure, judged)
     misfits = pc.and_(present, pc.invert(fits))
     kept = pc.if_else(misfits, pa.scalar(None, pa.string()), text)
     try:
         values = pc.cast(_prepared_for_cast(kept, arrow_type, decimal_point), arrow_type)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         # A value the pattern passed but the type refuses (31 February, an int32 overflow): judge every value.
-        fits = _judged_one_by_one(pc.filter(text, present), text, arrow_type, decimal_point)
+        fits = pc.fill_null(
+            pc.replace_with_mask(
+                present, present, _judged_one_by_one(pc.filter(text, present), arrow_type, decimal_point)
+            ),
+            False,
+        )
         misfits = pc.and_(present, pc.invert(fits))
         kept = pc.if_else(misfits, pa.scalar(None, pa.string()), text)
         values = pc.cast(_prepared_for_cast(kept, arrow_type, decimal_point), arrow_type)
@@ -123,10 +173,8 @@ def _booleans(kept: pa.Array) -> pa.Array:
     return pc.if_else(pc.is_valid(kept), truth, pa.scalar(None, pa.bool_()))
 
 
-def _judged_one_by_one(
-    candidates: pa.Array, text: pa.Array, arrow_type: pa.DataType, decimal_point: str
-) -> pa.BooleanArray:
-    """Rows of ``text`` whose value, judged by the exact validator, fits (distinct values only)."""
+def _judged_one_by_one(candidates: pa.Array, arrow_type: pa.DataType, decimal_point: str) -> pa.BooleanArray:
+    """For each of ``candidates``, whether its value, judged by the exact validator, fits (distinct values once)."""
     fits_value = validator_for(arrow_type, decimal_point)
     distinct = pc.unique(candidates).to_pylist()
     good = [
@@ -134,7 +182,7 @@ def _judged_one_by_one(
         for value in distinct
         if value is not None and fits_value(value) and _casts(value, arrow_type, decimal_point)
     ]
-    return pc.fill_null(pc.is_in(text, value_set=pa.array(good, pa.string())), False)
+    return pc.fill_null(pc.is_in(candidates, value_set=pa.array(good, pa.string())), False)
 
 
 def _casts(value: str, arrow_type: pa.DataType, decimal_point: str) -> bool:
