@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from lakepipe.domain.csv.convert import QUARANTINE_SCHEMA
@@ -84,12 +85,30 @@ class ParquetQuarantine:
     def write(self, records: pa.Table) -> None:
         if not records.num_rows:
             return
+        self._tally_refused_values(records)
         self._pending.append(records)
         self._pending_rows += records.num_rows
         self._pending_bytes += records.nbytes
         self.records += records.num_rows
         if self._pending_rows >= self._flush_rows or self._pending_bytes >= self._flush_bytes:
             self._flush()
+
+    def _tally_refused_values(self, records: pa.Table) -> None:
+        """Per column, how many values its declared type refused and the first few with their lines (the drift)."""
+        refused = records.filter(pc.equal(records.column("reason_code"), "invalid_value"))
+        if not refused.num_rows:
+            return
+        for column in pc.unique(refused.column("column")).to_pylist():
+            if column is None:
+                continue
+            rows = refused.filter(pc.equal(refused.column("column"), column))
+            values = self.refused_values.setdefault(column, RefusedValues())
+            values.count += rows.num_rows
+            room = _REFUSED_SAMPLES - len(values.samples)
+            if room > 0:
+                first = rows.slice(0, room)
+                lines = first.column("line").to_pylist()
+                values.samples.extend(zip(first.column("value").to_pylist(), lines, strict=True))
 
     def _flush(self) -> None:
         if not self._pending:
