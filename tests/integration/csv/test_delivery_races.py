@@ -6,6 +6,10 @@ server, as a second Lambda would. "Mid-conversion" is observed, not guessed: the
 tmp/ has an open multipart upload (pyarrow starts it with the first part, once the conversion has streamed that much,
 so the child is past its first newest-version check and inside the conversion). Expected rows come from Python's
 csv module reading the uploaded bytes, not from lakepipe's parser.
+
+The free-running race is repeated three times; the two interleavings it cannot force are forced by stopping the
+child at a chosen AWS call (a botocore hook, the way the redrive test kills its child): just before it asks for the
+publication lease, and inside the lease before its catalog write. A kill inside the lease uses the same hook.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,15 +49,26 @@ DATASET = "sales"
 
 # The real handler in its own process (a second Lambda): the event from a file, the result to a file (stdout is the
 # function's log). KILL_BEFORE names a botocore event of the S3 client at which the process SIGKILLs itself: no
-# finally, no clean-up, as Lambda ends a function at its timeout.
+# finally, no clean-up, as Lambda ends a function at its timeout. PAUSE_BEFORE names one (any service's) at which
+# it stops once, says so in a file and waits for another: the test's way to choose an interleaving.
 CHILD_INVOCATION = """
-import json, os, signal
-from lakepipe.adapters.aws import s3_client
+import json, os, signal, time
+from lakepipe.adapters.aws import client, s3_client
 from lakepipe.handlers.csv_to_parquet import lambda_handler
 from lakepipe_cli.lambda_runtime import LocalLambdaContext
 
 if os.environ.get("KILL_BEFORE"):
     s3_client().meta.events.register(os.environ["KILL_BEFORE"], lambda **_: os.kill(os.getpid(), signal.SIGKILL))
+paused = []
+def pause(params, **_):
+    if paused or not json.dumps(params).startswith(os.environ["PAUSE_IF_PARAMS_START"]):
+        return
+    paused.append(True)
+    open(os.environ["RESULT_PATH"] + ".paused", "w").close()
+    while not os.path.exists(os.environ["RESULT_PATH"] + ".go"):
+        time.sleep(0.01)
+if os.environ.get("PAUSE_BEFORE"):
+    client(os.environ["PAUSE_BEFORE"].split(".")[1]).meta.events.register(os.environ["PAUSE_BEFORE"], pause)
 context = LocalLambdaContext(
     function_name="lakepipe-dev-CsvToParquetFunction",
     memory_limit_in_mb=1769,
@@ -77,6 +93,12 @@ class ChildInvocation:
         outcome: dict[str, Any] = json.loads(self.result_path.read_text())
         return outcome
 
+    def paused(self) -> bool:
+        return self.result_path.with_name(self.result_path.name + ".paused").exists()
+
+    def resume(self) -> None:
+        self.result_path.with_name(self.result_path.name + ".go").touch()
+
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
         assert self.process.wait(timeout=10) == -signal.SIGKILL
@@ -89,7 +111,9 @@ def invoke_in_child(
     request_id: str,
     timeout_seconds: int = 600,
     kill_before: str | None = None,
+    pause_before: tuple[str, str] | None = None,
 ) -> ChildInvocation:
+    """``pause_before``: (botocore event, how the call's parameters as JSON start) at which the child pauses."""
     event_path, result_path = workdir / f"{request_id}-event.json", workdir / f"{request_id}-result.json"
     event_path.write_text(json.dumps(event))
     environment = {
@@ -99,6 +123,8 @@ def invoke_in_child(
         "REQUEST_ID": request_id,
         "TIMEOUT_SECONDS": str(timeout_seconds),
         "KILL_BEFORE": kill_before or "",
+        "PAUSE_BEFORE": pause_before[0] if pause_before else "",
+        "PAUSE_IF_PARAMS_START": pause_before[1] if pause_before else "",
         "PYTHONPATH": os.pathsep.join(str(REPO_ROOT / part) for part in ("functions", "cli")),
     }
     process = subprocess.Popen(
@@ -221,6 +247,83 @@ def test_an_older_upload_still_converting_when_a_newer_one_publishes_publishes_n
     timing(f"run {run}: v1 conversion (report seconds)", v1_report["seconds"])
     timing(f"run {run}: v1 streaming -> v2 published", v2_published_at - v1_streaming_at)
     timing(f"run {run}: v2 published -> v1 superseded", v1_done_at - v2_published_at)
+
+
+def test_an_older_upload_reaching_the_lease_after_the_newer_one_published_publishes_nothing(
+    local_aws: LocalStack, tmp_path: Path
+) -> None:
+    # Given v1's conversion in a second process, stopped once converted, just before it asks for the lease
+    v1 = put_object(local_aws.bucket, KEY, large_csv(50_000, malformed=3))
+    lease = lease_name(local_aws.bucket, KEY)
+    child = invoke_in_child(
+        s3_put_event(v1),
+        tmp_path,
+        request_id="v1",
+        pause_before=(
+            "before-parameter-build.dynamodb.PutItem",
+            f'{{"TableName": "{local_aws.idempotency_table}", "Item": {{"id": {{"S": "{lease}"',
+        ),
+    )
+    wait_until(child.paused, child, "v1 at the lease")
+    staged = [key.removeprefix("tmp/csv-to-parquet/v1-message-1/") for key in keys_under(local_aws.bucket, "tmp/")]
+    assert [key.split("/")[0] for key in staged] == ["database", "quarantine"]  # complete, staged, not published
+
+    # When v2 is uploaded and converted to completion, and then v1 goes on
+    v2 = put_object(local_aws.bucket, KEY, SMALL_CSV)
+    (v2_report,) = lambda_handler(s3_put_event(v2), LambdaContext(aws_request_id="v2"))["reports"]
+    child.resume()
+    (v1_report,) = child.result()["reports"]
+
+    # Then v1 is superseded inside the lease, and only v2 is published: its rows, its columns, no quarantine
+    assert (v2_report["status"], v1_report["status"], v1_report["rows_in"]) == ("converted", "superseded", 50_003)
+    assert keys_under(local_aws.bucket, "tmp/") == []
+    assert rows_under(local_aws.bucket, "database/") == expected_rows(SMALL_CSV)
+    assert [name for name, _ in glue_columns(local_aws.database, DATASET)] == ["order_id", "customer", "amount"]
+    assert keys_under(local_aws.bucket, "quarantine/") == []
+
+
+def test_an_older_upload_holding_the_lease_when_the_newer_one_converts_is_published_over(
+    local_aws: LocalStack, tmp_path: Path
+) -> None:
+    # Given v1's conversion in a second process, stopped inside the lease, after its newest-version check passed
+    v1 = put_object(local_aws.bucket, KEY, large_csv(50_000, malformed=3))
+    child = invoke_in_child(
+        s3_put_event(v1), tmp_path, request_id="v1", pause_before=("before-parameter-build.glue.CreateTable", "{")
+    )
+    wait_until(child.paused, child, "v1 inside the lease")
+    lease = boto3.client("dynamodb").get_item(
+        TableName=local_aws.idempotency_table, Key={"id": {"S": lease_name(local_aws.bucket, KEY)}}
+    )["Item"]
+    assert lease["holder"]["S"] == "v1-message-1"
+
+    # When v2 is uploaded and its conversion starts, and v1 goes on once v2's Parquet file is staged
+    v2 = put_object(local_aws.bucket, KEY, SMALL_CSV)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        v2_invocation = pool.submit(lambda_handler, s3_put_event(v2), LambdaContext(aws_request_id="v2"))
+        deadline = time.monotonic() + 30
+        while not [key for key in keys_under(local_aws.bucket, "tmp/") if key.startswith("tmp/csv-to-parquet/v2-")]:
+            assert not v2_invocation.done(), "v2 ended without waiting for the lease"
+            assert time.monotonic() < deadline, "v2 never staged its Parquet file"
+            time.sleep(0.02)
+        assert not v2_invocation.done()  # v2 converted and waits for the lease v1 holds
+        child.resume()
+        (v1_report,) = child.result()["reports"]
+        (v2_report,) = v2_invocation.result(timeout=60)["reports"]
+
+    # Then v1 published first and v2 after it: the Parquet holds v2's rows, v1's quarantine is gone with it
+    assert (v1_report["status"], v2_report["status"]) == ("converted", "converted")
+    assert v1_report["rows_quarantined"] == 3
+    assert rows_under(local_aws.bucket, "database/") == expected_rows(SMALL_CSV)
+    assert keys_under(local_aws.bucket, "quarantine/") == []
+    assert keys_under(local_aws.bucket, "tmp/") == []
+    # ... and the table keeps v1's extra column, as after any file replaced by a narrower one (columns only grow:
+    # the table serves every file of the folder); v2's rows read it as null
+    assert [name for name, _ in glue_columns(local_aws.database, DATASET)] == [
+        "order_id",
+        "customer",
+        "amount",
+        "region",
+    ]
 
 
 def test_an_older_uploads_event_arriving_after_the_newer_one_converted_is_superseded_at_once(
