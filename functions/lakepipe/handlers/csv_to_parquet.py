@@ -21,11 +21,14 @@ from lakepipe.observability import logger, metrics, tracer
 from lakepipe.settings import load_settings
 from lakepipe.settings.csv_to_parquet import CsvToParquetSettings
 
+BUSY_MARGIN_SECONDS = 30
 # A batch that fails whole is reported like any other (every message listed), not raised: the response says which.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def _handle_message(record: SQSRecord, *, context: LambdaContext) -> list[dict[str, Any]]:
+    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError  # noqa: PLC0415
+
     from lakepipe.handlers.csv_conversion import events_queue, handle_object_event  # noqa: PLC0415 - lazy: pyarrow
 
     settings = load_settings(CsvToParquetSettings)
@@ -42,6 +45,9 @@ def _handle_message(record: SQSRecord, *, context: LambdaContext) -> list[dict[s
         queue=events_queue(settings),
         max_attempts=settings.max_attempts,
         on_dead_letter=_count_dead_letter,
+        # A duplicate of an upload still converting waits for that attempt's end: at most this invocation's timeout.
+        busy_errors=(IdempotencyAlreadyInProgressError,),
+        busy_retry_seconds=context.get_remaining_time_in_millis() // 1000 + BUSY_MARGIN_SECONDS,
     )
 
 

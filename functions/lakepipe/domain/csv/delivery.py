@@ -6,9 +6,13 @@ failure depends on whether a retry can fix it:
 
 * **permanent** (a message that is not an S3 notification, a key the function must not convert, bytes that do
   not reconcile): sent at once to the dead-letter queue with the reason, and the message is done;
-* **transient** (throttling, a network error, a concurrent catalog change, another conversion holding the
-  key's lease): the message becomes visible again after a backoff (30 s, doubling, at most 15 minutes), and on
-  its last allowed attempt it is dead-lettered with the last error instead.
+* **transient** (throttling, a network error, a concurrent catalog change): the message becomes visible again
+  after a backoff (30 s, doubling, at most 15 minutes), and on its last allowed attempt it is dead-lettered with
+  the last error instead;
+* **busy** (another live attempt owns the object: S3's duplicate notification of an upload still converting, or
+  another conversion holding the key's lease): the message comes back once that attempt must have ended, after
+  the function's whole timeout. The short backoff would spend every attempt while one long conversion runs, and
+  dead-letter a file that converts.
 
 A conversion killed outright (timeout, out of memory) says nothing: its message comes back after the queue's
 visibility timeout, which is longer than the function's timeout, by when the idempotency record of the killed
@@ -24,6 +28,7 @@ from typing import Any, Protocol
 from lakepipe.domain.csv.accounting import ReconciliationError
 from lakepipe.domain.csv.errors import KeyOutsideInputPrefixError
 from lakepipe.domain.csv.notifications import ObjectEvent, UnreadableMessageError, object_events
+from lakepipe.domain.csv.publication import PublicationBusyError
 
 PERMANENT_ERRORS: tuple[type[Exception], ...] = (
     UnreadableMessageError,
@@ -32,6 +37,7 @@ PERMANENT_ERRORS: tuple[type[Exception], ...] = (
 )
 FIRST_RETRY_SECONDS = 30
 LONGEST_RETRY_SECONDS = 15 * 60
+LONGEST_VISIBILITY_SECONDS = 12 * 3600  # SQS's limit for ChangeMessageVisibility
 
 
 @dataclass(frozen=True)
@@ -68,10 +74,14 @@ def deliver(
     queue: EventsQueue,
     max_attempts: int,
     on_dead_letter: Callable[[str, str], None] = lambda error, reason: None,
+    busy_errors: tuple[type[Exception], ...] = (),
+    busy_retry_seconds: int = 0,
 ) -> list[dict[str, Any]]:
     """Handle every object event of ``delivery``; returns their reports.
 
     Raises the failure when the message is to be retried (the batch utility then reports it as failed).
+    ``busy_errors`` (with :class:`.PublicationBusyError`) mean another live attempt owns the object; such a
+    message is retried after ``busy_retry_seconds`` (the function's timeout), when that attempt has ended.
     """
     try:
         return [handle(event) for event in object_events(delivery.body)]
@@ -82,7 +92,10 @@ def deliver(
             return [
                 _dead_letter(delivery, queue, error, f"still failing after {delivery.attempt} attempts", on_dead_letter)
             ]
-        queue.retry_in(delivery.receipt_handle, retry_delay(delivery.attempt))
+        delay = retry_delay(delivery.attempt)
+        if isinstance(error, (PublicationBusyError, *busy_errors)):
+            delay = max(delay, busy_retry_seconds)
+        queue.retry_in(delivery.receipt_handle, min(delay, LONGEST_VISIBILITY_SECONDS))
         raise
 
 

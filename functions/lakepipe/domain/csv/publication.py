@@ -6,8 +6,9 @@ after checking, inside the lease, that its version is still the key's current on
 last publication is the newest version's: an older conversion that reaches the lease after the newer one finds
 itself superseded and publishes nothing, and one that holds the lease first is followed by the newer one.
 
-A holder that dies keeps the lease until it expires; the lease outlives the longest publication (a few copies)
-by far, and Lambda stops a function at its timeout, so an expired lease has no live holder.
+A holder that dies keeps the lease until it expires. The lease is taken for publication only, never for the
+conversion, and outlives the longest publication (a catalog call and a few server-side copies) by far, so an
+expired lease has no live publisher; a retry that finds the lease held waits for the function's whole timeout.
 """
 
 from __future__ import annotations
