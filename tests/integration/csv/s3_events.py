@@ -14,11 +14,13 @@ from typing import Any
 from urllib.parse import quote_plus
 
 import boto3
+import pyarrow as pa
 
 from lakepipe.domain.csv.quarantine import read_quarantine
 from lakepipe_cli.lambda_runtime import LocalLambdaContext
 from lakepipe_cli.local_aws import LocalStack
 from tests.conftest import load_event
+from tests.parquet import read_parquet
 
 CSV_EVENT = "sqs-csv-uploaded.json"
 _request_ids = itertools.count(1)
@@ -124,3 +126,20 @@ def dead_letters(stack: LocalStack) -> list[DeadLetter]:
 def keys_under(bucket: str, prefix: str) -> list[str]:
     listing = boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix)
     return sorted(item["Key"] for item in listing.get("Contents", []))
+
+
+def read_output(bucket: str, key: str) -> pa.Table:
+    """The Parquet file at ``key``, as a table."""
+    return read_parquet(boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def glue_columns(database: str, table: str) -> list[tuple[str, str]]:
+    """The Glue table's columns as the catalog keeps them: (name, type)."""
+    columns = boto3.client("glue").get_table(DatabaseName=database, Name=table)["Table"]["StorageDescriptor"]["Columns"]
+    return [(column["Name"], column["Type"]) for column in columns]
+
+
+def csv_tables(database: str) -> set[str]:
+    """Tables made by CSV conversions (the template declares the refined weather tables in the same database)."""
+    tables = boto3.client("glue").get_tables(DatabaseName=database)["TableList"]
+    return {table["Name"] for table in tables if table.get("Parameters", {}).get("lakepipe.source") == "csv-to-parquet"}

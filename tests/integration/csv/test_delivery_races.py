@@ -38,9 +38,16 @@ from lakepipe.handlers.csv_to_parquet import lambda_handler
 from lakepipe_cli.local_aws import LocalStack
 from lakepipe_cli.sqs_source import sqs_event
 from tests.conftest import REPO_ROOT
-from tests.integration.csv.s3_events import LambdaContext, keys_under, put_object, s3_put_event
+from tests.integration.csv.s3_events import (
+    LambdaContext,
+    csv_tables,
+    glue_columns,
+    keys_under,
+    put_object,
+    read_output,
+    s3_put_event,
+)
 from tests.integration.csv_tools.queues import depth, upload_as_s3_notifies
-from tests.parquet import read_parquet
 
 pytestmark = pytest.mark.integration
 
@@ -170,24 +177,13 @@ def expected_rows(data: bytes) -> list[dict[str, str]]:
 
 def rows_under(bucket: str, prefix: str) -> list[dict[str, str]]:
     """Every row of the Parquet files under ``prefix``, every value as the test CSVs spell it."""
-    s3 = boto3.client("s3")
     rows: list[dict[str, str]] = []
     for key in keys_under(bucket, prefix):
-        table = read_parquet(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        table = read_output(bucket, key)
         rows += [
             {name: "" if value is None else str(value) for name, value in row.items()} for row in table.to_pylist()
         ]
     return rows
-
-
-def glue_columns(database: str, table: str) -> list[tuple[str, str]]:
-    columns = boto3.client("glue").get_table(DatabaseName=database, Name=table)["Table"]["StorageDescriptor"]["Columns"]
-    return [(column["Name"], column["Type"]) for column in columns]
-
-
-def csv_tables(database: str) -> set[str]:
-    tables = boto3.client("glue").get_tables(DatabaseName=database)["TableList"]
-    return {table["Name"] for table in tables if table.get("Parameters", {}).get("lakepipe.source") == "csv-to-parquet"}
 
 
 def idempotency_records(stack: LocalStack) -> list[dict[str, Any]]:

@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 import boto3
-import pyarrow as pa
 import pytest
 from botocore.exceptions import ClientError
 
@@ -18,23 +17,20 @@ from tests.conftest import REPO_ROOT, load_event
 from tests.integration.csv.s3_events import (
     CSV_EVENT,
     LambdaContext,
+    csv_tables,
     dead_letters,
     delete_object,
     keys_under,
     put_object,
     quarantined_records,
+    read_output,
     s3_put_event,
     sqs_record,
 )
-from tests.parquet import read_parquet
 
 pytestmark = pytest.mark.integration
 
 USERS_CSV = (REPO_ROOT / "tests" / "fixtures" / "csv" / "users.csv").read_bytes()
-
-
-def read_output(bucket: str, key: str) -> pa.Table:
-    return read_parquet(boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
 def versions_of(bucket: str, key: str) -> int:
@@ -44,12 +40,6 @@ def versions_of(bucket: str, key: str) -> int:
 
 def glue_table(database: str, name: str) -> dict[str, Any]:
     return dict(boto3.client("glue").get_table(DatabaseName=database, Name=name)["Table"])
-
-
-def csv_tables(database: str) -> set[str]:
-    """Tables made by CSV conversions (the template declares the refined weather tables in the same database)."""
-    tables = boto3.client("glue").get_tables(DatabaseName=database)["TableList"]
-    return {table["Name"] for table in tables if table.get("Parameters", {}).get("lakepipe.source") == "csv-to-parquet"}
 
 
 def invoke(event: dict[str, Any], request_id: str = "11111111-2222-3333-4444-555555555555") -> dict[str, Any]:

@@ -21,8 +21,16 @@ import pytest
 from lakepipe.adapters.aws import reset_clients
 from lakepipe.handlers.csv_to_parquet import lambda_handler
 from lakepipe_cli.local_aws import LocalStack
-from tests.integration.csv.s3_events import LambdaContext, keys_under, put_object, quarantined_records, s3_put_event
-from tests.parquet import read_parquet
+from tests.integration.csv.s3_events import (
+    LambdaContext,
+    csv_tables,
+    glue_columns,
+    keys_under,
+    put_object,
+    quarantined_records,
+    read_output,
+    s3_put_event,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -33,16 +41,6 @@ def convert(bucket: str, key: str, body: bytes) -> dict[str, Any]:
     assert result["batchItemFailures"] == []  # rejected or converted: either way the message is done
     (report,) = result["reports"]
     return dict(report)
-
-
-def columns_of(database: str, table: str) -> list[tuple[str, str]]:
-    described = boto3.client("glue").get_table(DatabaseName=database, Name=table)["Table"]
-    return [(column["Name"], column["Type"]) for column in described["StorageDescriptor"]["Columns"]]
-
-
-def csv_tables(database: str) -> set[str]:
-    tables = boto3.client("glue").get_tables(DatabaseName=database)["TableList"]
-    return {table["Name"] for table in tables if table.get("Parameters", {}).get("lakepipe.source") == "csv-to-parquet"}
 
 
 def summary_of(bucket: str, report: dict[str, Any]) -> dict[str, Any]:
@@ -85,7 +83,11 @@ def test_files_with_ten_thousand_columns_are_rejected_and_the_table_keeps_its_th
     # Then both are rejected for the table guard, the table still has its 3 columns and no bomb wrote Parquet
     assert [(report["status"], report["error_code"]) for report in reports] == [("rejected", "table_guard")] * 2
     assert "CsvMaxNewColumns" in reports[0]["reason"] or "new columns" in reports[0]["reason"]
-    assert columns_of(local_aws.database, "shared") == [("id", "bigint"), ("city", "string"), ("temperature", "double")]
+    assert glue_columns(local_aws.database, "shared") == [
+        ("id", "bigint"),
+        ("city", "string"),
+        ("temperature", "double"),
+    ]
     assert [key for key in keys_under(local_aws.bucket, "database/shared/") if "bomb" in key] == []
     assert rejections_printed(capsys.readouterr().out) == ["table_guard", "table_guard"]
 
@@ -93,9 +95,7 @@ def test_files_with_ten_thousand_columns_are_rejected_and_the_table_keeps_its_th
     following = b"id,city,temperature\n3,Nice,15.5\n"
     report = convert(local_aws.bucket, "input/shared/following.csv", following)
     assert (report["status"], report["rows_out"], report["columns_added"]) == ("converted", 1, [])
-    output = read_parquet(
-        boto3.client("s3").get_object(Bucket=local_aws.bucket, Key=report["output_key"])["Body"].read()
-    )
+    output = read_output(local_aws.bucket, report["output_key"])
     assert output.column_names == ["id", "city", "temperature"]
 
 
@@ -127,7 +127,7 @@ def test_folders_that_fold_to_one_name_are_refused_not_merged_and_non_latin_fold
     for folder in ("sales-data", "SALES_DATA"):
         assert (reports[folder]["status"], reports[folder]["error_code"]) == ("rejected", "dataset_collision")
         assert "Sales Data" in reports[folder]["reason"]
-    assert columns_of(local_aws.database, "sales_data") == [("a", "bigint"), ("b", "bigint")]
+    assert glue_columns(local_aws.database, "sales_data") == [("a", "bigint"), ("b", "bigint")]
     # And each non-Latin folder converted into a table of its own, stable and distinct
     tables = {folder: report["table"] for folder, report in others.items()}
     assert all(report["status"] == "converted" for report in others.values())
@@ -148,10 +148,8 @@ def test_a_new_table_follows_the_whole_file_when_integers_turn_to_text_after_the
 
     # Then every row is in the table, nothing quarantined, and the column is text in Parquet and in Glue
     assert (report["status"], report["rows_out"], report["rows_quarantined"]) == ("converted", 300_000, 0)
-    assert columns_of(local_aws.database, "drift_new") == [("id", "bigint"), ("code", "string")]
-    output = read_parquet(
-        boto3.client("s3").get_object(Bucket=local_aws.bucket, Key=report["output_key"])["Body"].read()
-    )
+    assert glue_columns(local_aws.database, "drift_new") == [("id", "bigint"), ("code", "string")]
+    output = read_output(local_aws.bucket, report["output_key"])
     assert output.column("code").to_pylist()[::50_000] == [row[1] for row in rows_by_csv_module(body)][::50_000]
 
 
@@ -170,7 +168,7 @@ def test_decimals_arriving_in_an_existing_bigint_column_are_quarantined_with_a_d
     # Then the 997 integer rows convert, the 3 decimals are quarantined at their lines, the column stays bigint
     # (Athena reads every file under the table with its declared type), and the drift names the wider type
     assert (report["status"], report["rows_out"], report["rows_quarantined"]) == ("converted", 997, 3)
-    assert columns_of(local_aws.database, "drift_old") == [("id", "bigint"), ("amount", "bigint")]
+    assert glue_columns(local_aws.database, "drift_old") == [("id", "bigint"), ("amount", "bigint")]
     assert sorted(record["line"] for record in quarantined_records(local_aws.bucket, report)) == sorted(amounts)
     (drift,) = summary_of(local_aws.bucket, report)["drift"]
     assert (drift["column"], drift["declared_type"], drift["count"]) == ("amount", "bigint", 3)
