@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from lakepipe.domain.csv import typed_columns
 from lakepipe.domain.csv.column_types import FALSE_VALUES, TRUE_VALUES
-from lakepipe.domain.csv.typed_columns import to_type
+from lakepipe.domain.csv.typed_columns import TypedColumn, to_type
 
 TYPES = [
     pa.int64(),
@@ -85,6 +85,20 @@ def same(left: object, right: object) -> bool:
     return left == right
 
 
+def assert_read_as_the_csv_converter_reads(
+    typed: TypedColumn, texts: list[str], arrow_type: pa.DataType, decimal_point: str
+) -> None:
+    """Each value a misfit exactly where pyarrow's CSV converter refuses it, and otherwise the value it reads."""
+    got = _comparable(typed.values)
+    for index, text in enumerate(texts):
+        expected = pyarrow_alone(text, arrow_type, decimal_point)
+        if expected == "misfit":
+            assert typed.misfits[index].as_py(), (text, arrow_type)
+        else:
+            assert not typed.misfits[index].as_py(), (text, arrow_type)
+            assert same(got[index], expected), (text, got[index], expected)
+
+
 @pytest.mark.parametrize("arrow_type", TYPES, ids=str)
 @pytest.mark.parametrize("decimal_point", [".", ","])
 @given(texts=values)
@@ -98,14 +112,7 @@ def test_bulk_conversion_equals_the_csv_converter(
 
     typed = to_type(column, arrow_type, decimal_point)
 
-    got = _comparable(typed.values)
-    for index, text in enumerate(texts):
-        expected = pyarrow_alone(text, arrow_type, decimal_point)
-        if expected == "misfit":
-            assert typed.misfits[index].as_py(), (text, arrow_type)
-        else:
-            assert not typed.misfits[index].as_py(), (text, arrow_type)
-            assert same(got[index], expected), (text, got[index], expected)
+    assert_read_as_the_csv_converter_reads(typed, texts, arrow_type, decimal_point)
 
 
 def test_misfits_are_picked_out_and_the_rest_converts() -> None:
@@ -146,9 +153,4 @@ def test_floats_cast_in_chunks_equal_the_csv_converter_whichever_chunks_hold_the
         typed = to_type(column, arrow_type, decimal_point)
 
     assert len(typed.values) == len(typed.misfits) == len(texts)
-    got = _comparable(typed.values)
-    for index, text in enumerate(texts):
-        expected = pyarrow_alone(text, arrow_type, decimal_point)
-        assert typed.misfits[index].as_py() == (expected == "misfit"), (text, arrow_type)
-        if expected != "misfit":
-            assert same(got[index], expected), (text, got[index], expected)
+    assert_read_as_the_csv_converter_reads(typed, texts, arrow_type, decimal_point)

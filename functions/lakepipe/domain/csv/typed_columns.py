@@ -75,7 +75,7 @@ def to_type(text: pa.Array | pa.ChunkedArray, arrow_type: pa.DataType, decimal_p
         kept = pc.if_else(misfits, pa.scalar(None, pa.string()), text)
         return TypedColumn(_booleans(kept), misfits)
     if pa.types.is_floating(arrow_type) and decimal_point == ".":  # with a decimal comma, "1.5" is a misfit
-        return _floats_by_chunks(text, arrow_type, decimal_point)
+        return _floats_by_chunks(text, arrow_type)
     return _judged(text, present, arrow_type, decimal_point)
 
 
@@ -84,35 +84,32 @@ _FLOAT_CHUNK = 2048
 _CHUNKS_BEFORE_GIVING_UP = 4
 
 
-def _floats_by_chunks(text: pa.Array, arrow_type: pa.DataType, decimal_point: str) -> TypedColumn:
-    """A float column cast chunk by chunk, a chunk the cast refuses judged value by value.
+def _floats_by_chunks(text: pa.Array, arrow_type: pa.DataType) -> TypedColumn:
+    """A float column (decimal point ``.``) cast chunk by chunk, a chunk the cast refuses judged value by value.
 
     Arrow's cast reads a float exactly as the CSV converter does (the same ``StringToFloat`` once the padding is
     trimmed), so a chunk it accepts whole needs no pattern: for a column with a bad value every few thousand rows,
     that pattern over the whole column was the largest part of a dirty block's extra cost.
     """
-    values: list[pa.Array] = []
-    misfits: list[pa.Array] = []
+    pieces: list[TypedColumn] = []
     refused = 0
     for tried, start in enumerate(range(0, max(len(text), 1), _FLOAT_CHUNK)):
         if tried >= _CHUNKS_BEFORE_GIVING_UP and refused * 2 > tried:
             # Bad values in most chunks (1 % of the rows and more): the rest is judged whole, as before chunks.
             rest = text.slice(start)
-            judged = _judged(rest, pc.is_valid(rest), arrow_type, decimal_point)
-            values.append(judged.values)
-            misfits.append(judged.misfits)
+            pieces.append(_judged(rest, pc.is_valid(rest), arrow_type, "."))
             break
+        chunk = text.slice(start, _FLOAT_CHUNK)
         try:
-            values.append(pc.cast(_prepared_for_cast(text.slice(start, _FLOAT_CHUNK), arrow_type, "."), arrow_type))
+            values = pc.cast(_prepared_for_cast(chunk, arrow_type, "."), arrow_type)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             refused += 1
-            chunk = text.slice(start, _FLOAT_CHUNK)
-            judged = _judged(chunk, pc.is_valid(chunk), arrow_type, decimal_point)
-            values.append(judged.values)
-            misfits.append(judged.misfits)
-            continue
-        misfits.append(pa.repeat(pa.scalar(False), len(values[-1])))
-    return TypedColumn(pa.concat_arrays(values), pa.concat_arrays(misfits))
+            pieces.append(_judged(chunk, pc.is_valid(chunk), arrow_type, "."))
+        else:
+            pieces.append(TypedColumn(values, pa.repeat(pa.scalar(False), len(values))))
+    return TypedColumn(
+        pa.concat_arrays([piece.values for piece in pieces]), pa.concat_arrays([piece.misfits for piece in pieces])
+    )
 
 
 def _judged(text: pa.Array, present: pa.BooleanArray, arrow_type: pa.DataType, decimal_point: str) -> TypedColumn:
