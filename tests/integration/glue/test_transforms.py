@@ -11,6 +11,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StringType, StructField, StructType, TimestampType
 
 from tests.integration.glue.conftest import SPARK_MARKS
+from tests.integration.glue.landing_fixtures import IMPERIAL_UNITS, METRIC_UNITS
 from weather_etl import (
     HOURLY_VARIABLES,
     LANDING_SCHEMA,
@@ -33,18 +34,6 @@ pytestmark = list(SPARK_MARKS)
 
 LANDING_PREFIX = "landing/weather/source=open-meteo/"
 LAKE = "file:///lake/landing/weather/source=open-meteo"
-# Every unit Open-Meteo answers for the requested variables (metric defaults)
-METRIC = {
-    "time": "iso8601",
-    "temperature_2m": "°C",
-    "relative_humidity_2m": "%",
-    "precipitation": "mm",
-    "wind_speed_10m": "km/h",
-    "wind_direction_10m": "°",
-    "pressure_msl": "hPa",
-    "cloud_cover": "%",
-    "weather_code": "wmo code",
-}
 JOB_CLOCK = datetime(2026, 12, 1, tzinfo=UTC)
 
 
@@ -62,7 +51,7 @@ def location(path: str, times: list[str], units: dict[str, str] | None = None, *
         "longitude": 2.34,
         "utc_offset_seconds": 0,
         "elevation": 43.0,
-        "hourly_units": METRIC if units is None else units,
+        "hourly_units": METRIC_UNITS if units is None else units,
         "hourly": {"time": times, **{name: values for name, values in hourly.items() if values is not None}},
     }
 
@@ -171,7 +160,7 @@ def test_an_object_that_cannot_be_read_right_is_rejected_whole_with_the_reason(s
     # than the job's clock, and one later than the object was written; and one good object
     times = ["2026-11-22T00:00", "2026-11-22T01:00"]
     written = datetime(2026, 11, 22, 3, 0, 5, tzinfo=UTC)
-    no_temperature_unit = {name: unit for name, unit in METRIC.items() if name != "temperature_2m"}
+    no_temperature_unit = {name: unit for name, unit in METRIC_UNITS.items() if name != "temperature_2m"}
     objects = [
         location(object_path("20261122T030000Z", "NoTemperature"), times, temperature_2m=None),
         location(object_path("20261122T030000Z", "Short"), times, temperature_2m=[7.1]),
@@ -206,29 +195,37 @@ def test_an_object_that_cannot_be_read_right_is_rejected_whole_with_the_reason(s
 def test_units_are_converted_to_canonical_and_unknown_units_rejected(spark: SparkSession) -> None:
     # Given the same hour in imperial units, in m/s and knots, and in a unit the job does not know
     hour = ["2026-11-22T00:00"]
-    imperial = METRIC | {"temperature_2m": "°F", "precipitation": "inch", "wind_speed_10m": "mp/h"}
     objects = [
         location(
             object_path("20261122T030000Z", "Imperial"),
             hour,
-            imperial,
+            IMPERIAL_UNITS,
             temperature_2m=[50.0],
             precipitation=[0.1],
             wind_speed_10m=[10.0],
         ),
         location(
-            object_path("20261122T030000Z", "Metres"), hour, METRIC | {"wind_speed_10m": "m/s"}, wind_speed_10m=[10.0]
+            object_path("20261122T030000Z", "Metres"),
+            hour,
+            METRIC_UNITS | {"wind_speed_10m": "m/s"},
+            wind_speed_10m=[10.0],
         ),
         location(
-            object_path("20261122T030000Z", "Knots"), hour, METRIC | {"wind_speed_10m": "kn"}, wind_speed_10m=[10.0]
+            object_path("20261122T030000Z", "Knots"),
+            hour,
+            METRIC_UNITS | {"wind_speed_10m": "kn"},
+            wind_speed_10m=[10.0],
         ),
         location(
-            object_path("20261122T030000Z", "Kelvin"), hour, METRIC | {"temperature_2m": "K"}, temperature_2m=[283.15]
+            object_path("20261122T030000Z", "Kelvin"),
+            hour,
+            METRIC_UNITS | {"temperature_2m": "K"},
+            temperature_2m=[283.15],
         ),
         location(
             object_path("20261122T030000Z", "NoUnit"),
             hour,
-            {name: unit for name, unit in METRIC.items() if name != "temperature_2m"},
+            {name: unit for name, unit in METRIC_UNITS.items() if name != "temperature_2m"},
             temperature_2m=[48.2],
         ),
     ]
