@@ -124,8 +124,7 @@ class ParquetQuarantine:
 
     def close(self) -> None:
         try:
-            if self._writer is None or self._writer.is_open:
-                self._flush()
+            self._flush()  # nothing held after the first close, so closing twice writes nothing more
         finally:
             if self._writer is not None and self._writer.is_open:
                 self._writer.close()
