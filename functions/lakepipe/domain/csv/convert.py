@@ -285,7 +285,8 @@ class _BlockConverter:
         """
         if not data or b"\r" in data or b"\x00" in data or self._grammar.skip_initial_space:
             return False
-        if len(data) > self._grammar.max_record_bytes and _longest_line(data) > self._grammar.max_record_bytes:
+        limit = self._grammar.max_record_bytes
+        if len(data) > limit and int(plain_layout(data, final=True).lengths.max()) > limit:
             return False  # a record over the limit: the grammar quarantines it
         comment = self._grammar.comment
         if comment is not None and (data[0] == comment[0] or b"\n" + comment in data):
@@ -663,16 +664,6 @@ def _without_rows(table: pa.Table, dropped: NDArray[np.bool_]) -> pa.Table:
     ends = np.concatenate((rows, [table.num_rows]))
     pieces = [table.slice(int(start), int(end - start)) for start, end in zip(starts, ends, strict=True) if end > start]
     return pa.concat_tables(pieces) if pieces else table.slice(0, 0)
-
-
-def _longest_line(data: bytes) -> int:
-    """The length of the longest physical line of ``data``, its line feed included."""
-    import numpy as np  # noqa: PLC0415
-
-    ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 0x0A)
-    if not ends.size:
-        return len(data)
-    return int(max(int(ends[0]) + 1, int(np.diff(ends).max(initial=0)), len(data) - 1 - int(ends[-1])))
 
 
 def _line_feeds(data: bytes) -> int:
