@@ -434,13 +434,9 @@ def _sample_table(
     keep[:data_index] = False  # the layout holds only complete records: a cut last one is left out already
     body, layout = without_initial_spaces(body, layout, dialect.grammar())  # as the conversion reads them
     data = join_records(body, layout, keep)
-    if dialect.encoding not in {"utf-8", "utf-8-sig"}:
-        data = data.decode(dialect.encoding, "replace").encode("utf-8")
-    else:
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError:  # a few records with invalid bytes (quarantined by the conversion)
-            data = data.decode("utf-8", "replace").encode("utf-8")
+    # As UTF-8 for pyarrow; a UTF-8 file's few records with invalid bytes (quarantined by the conversion) replaced.
+    codec = "utf-8" if dialect.encoding in {"utf-8", "utf-8-sig"} else dialect.encoding
+    data = data.decode(codec, "replace").encode("utf-8")
     if not data.strip(b"\r\n"):
         return pa.table({name: pa.array([], pa.string()) for name in names})
     return pacsv.read_csv(
